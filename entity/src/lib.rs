@@ -1,0 +1,2 @@
+//! SeaORM entities for the Foresto Phase 1 schema.
+pub mod enums;

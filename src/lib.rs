@@ -1,0 +1,3 @@
+//! Foresto Phase 1 data layer.
+pub mod engine;
+pub mod simulation;

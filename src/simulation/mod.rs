@@ -1,0 +1,2 @@
+//! Simulation requests, result store and cache.
+pub mod request;

@@ -1,0 +1,1 @@
+//! Simulation requests and their hash.
