@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS daily_return;
+DROP TABLE IF EXISTS daily_price;
