@@ -16,7 +16,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod sql_migration;
 
-use sql_migration::SqlMigration;
+pub use sql_migration::PRELUDE;
+
+pub use sql_migration::SqlMigration;
 
 /// The ordered list of schema migrations.
 pub struct Migrator;

@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 /// Helpers (`pg_temp` functions) every step may call; created afresh on the step's connection.
-const PRELUDE: &str = include_str!("migrations/prelude.sql");
+pub const PRELUDE: &str = include_str!("migrations/prelude.sql");
 
 /// One migration step: `up` and `down` are whole SQL scripts, run with the simple query
 /// protocol (several statements, `DO` blocks and function bodies allowed).

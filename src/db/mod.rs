@@ -1,0 +1,44 @@
+//! Connecting to PostgreSQL and migrating the schema.
+
+pub mod local_server;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::error::Result;
+
+/// Opens a connection pool to `url`. Statement logging goes to `tracing` at debug level.
+///
+/// # Errors
+/// [`crate::Error::Connection`] when the server cannot be reached or refuses the login.
+#[tracing::instrument(skip_all)]
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(10)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies every pending migration; a no-op on an up-to-date database.
+///
+/// # Errors
+/// When a migration fails (the failing step is rolled back and named in the error).
+#[tracing::instrument(skip_all)]
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Ok(Migrator::up(db, None).await?)
+}
+
+/// Connects to `url` and brings its schema up to date.
+///
+/// # Errors
+/// As [`connect`] and [`migrate`].
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
