@@ -180,6 +180,10 @@ pub enum EngineError {
 /// a formerly or later held instrument trades, the held ones count as fills and NAV is unchanged.
 /// Fills are counted only for instruments actually held that day.
 ///
+/// Rebalancing follows `metrics.md`. The first-date exemption covers scheduled rebalances only: a
+/// version effective after `start_date` but by the first path date switches in on that date
+/// (after its returns) and counts. Every given version's weights are checked, used or not.
+///
 /// # Errors
 /// [`EngineError::InvalidDateRange`], [`EngineError::InvalidAmount`],
 /// [`EngineError::InvalidRiskFreeRate`], the version/weight errors ([`EngineError::NoVersions`],
@@ -492,6 +496,34 @@ pub(crate) mod tests {
         );
         assert_eq!(out.summary.rebalance_count, 1);
         assert_eq!(out.filled_returns, 1);
+    }
+
+    #[test]
+    fn version_effective_before_the_first_path_date_switches_on_it() {
+        // v2 takes effect Jan 2, after the start (Jan 1) and before the first path date (Jan 3):
+        // Jan 3 applies v1's X +10 % → 1100, then switches to Y (a rebalance despite being the
+        // first date). Jan 4: Y +10 % → 1210; X's −50 % is no longer held.
+        let versions = [
+            version(1, d(2024, 1, 1), &[(1, 1.0)]),
+            version(2, d(2024, 1, 2), &[(2, 1.0)]),
+        ];
+        let returns = [
+            row(1, d(2024, 1, 3), 0.1),
+            row(2, d(2024, 1, 3), 0.5),
+            row(1, d(2024, 1, 4), -0.5),
+            row(2, d(2024, 1, 4), 0.1),
+        ];
+        let out = simulate(&input(
+            &versions,
+            &returns,
+            d(2024, 1, 1),
+            d(2024, 1, 4),
+            RebalanceFreq::Monthly,
+        ))
+        .unwrap();
+        assert_navs(&out, &[1100.0, 1210.0]);
+        assert_eq!(out.summary.rebalance_count, 1);
+        assert_eq!(out.switches[0].date, d(2024, 1, 3));
     }
 
     #[test]

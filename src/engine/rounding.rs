@@ -42,9 +42,9 @@ impl Numeric {
     /// `value` rounded half away from zero to the column's scale, or `None` when it is not
     /// finite or its rounded value has more integer digits than the column holds.
     ///
-    /// The f64 is read as its shortest round-tripping decimal (what it prints as, and what
-    /// PostgreSQL's `float8::numeric` uses), so 0.00005 rounds up to 0.0001 as it reads, rather
-    /// than down because its binary value is a hair below the midpoint.
+    /// The f64 is read as its shortest round-tripping decimal (what it prints as), so 0.00005
+    /// rounds up to 0.0001 as it reads, rather than down because its binary value is a hair
+    /// below the midpoint.
     fn fit(self, value: f64) -> Option<Decimal> {
         let integer_digits = self.precision - self.scale;
         // Also screens out magnitudes `Decimal` could not parse.
