@@ -259,7 +259,10 @@ async fn monthly_partitions_cover_2020_01_through_current_month_plus_6() {
     let t = TestDatabase::migrated().await;
     let mut expected_months = months_through_now_plus(6);
     // Never less than the reference's fixed horizon of 2026-12.
-    if expected_months.last().is_some_and(|l| l.as_str() < "202612") {
+    if expected_months
+        .last()
+        .is_some_and(|l| l.as_str() < "202612")
+    {
         expected_months = (2020..=2026)
             .flat_map(|y| (1..=12).map(move |m| format!("{y}{m:02}")))
             .collect();
@@ -304,7 +307,9 @@ async fn weight_trigger_is_a_deferred_constraint_trigger_and_function_signature_
     .await;
     assert_eq!(
         triggers,
-        ["CREATE CONSTRAINT TRIGGER trg_check_portfolio_weight AFTER INSERT OR UPDATE ON public.portfolio_allocation DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_portfolio_weight_sum()"]
+        [
+            "CREATE CONSTRAINT TRIGGER trg_check_portfolio_weight AFTER INSERT OR UPDATE ON public.portfolio_allocation DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_portfolio_weight_sum()"
+        ]
     );
     let functions = strings(
         t.conn(),
@@ -330,9 +335,15 @@ async fn seed_rows_are_exact() {
     assert_eq!(
         scenarios,
         [
-            format!("MIN_VOL|변동성 최소화|Minimum Volatility|LOW|1|t|변동성을 최소화하는 전략을 학습하기 위한 시나리오입니다.|변동성 최소화를 통한 안정적 자산 운용 학습|변동성에 민감하며 안정적인 자산 운용을 학습하고자 하는 분|{disclaimer}"),
-            format!("DEFENSIVE|방어형|Defensive|LOW|2|t|시장 하락 시 손실을 최소화하는 전략을 학습하기 위한 시나리오입니다.|시장 하락 시 손실 최소화 전략 학습|하락장에서의 자산 보전을 학습하고자 하는 분|{disclaimer}"),
-            format!("GROWTH|성장형|Growth|HIGH|3|t|장기 자산 성장 전략을 학습하기 위한 시나리오입니다.|장기 자산 성장 전략 학습|장기적인 자산 성장을 학습하고자 하는 분|{disclaimer}"),
+            format!(
+                "MIN_VOL|변동성 최소화|Minimum Volatility|LOW|1|t|변동성을 최소화하는 전략을 학습하기 위한 시나리오입니다.|변동성 최소화를 통한 안정적 자산 운용 학습|변동성에 민감하며 안정적인 자산 운용을 학습하고자 하는 분|{disclaimer}"
+            ),
+            format!(
+                "DEFENSIVE|방어형|Defensive|LOW|2|t|시장 하락 시 손실을 최소화하는 전략을 학습하기 위한 시나리오입니다.|시장 하락 시 손실 최소화 전략 학습|하락장에서의 자산 보전을 학습하고자 하는 분|{disclaimer}"
+            ),
+            format!(
+                "GROWTH|성장형|Growth|HIGH|3|t|장기 자산 성장 전략을 학습하기 위한 시나리오입니다.|장기 자산 성장 전략 학습|장기적인 자산 성장을 학습하고자 하는 분|{disclaimer}"
+            ),
         ]
     );
     let versions = strings(
@@ -372,7 +383,10 @@ async fn setup_guide_checks_run_unchanged() {
         "simulation_path",
         "simulation_summary",
     ] {
-        assert!(tables.contains(&table.to_owned()), "{table} missing from \\dt");
+        assert!(
+            tables.contains(&table.to_owned()),
+            "{table} missing from \\dt"
+        );
     }
     let partitions = count(
         t.conn(),

@@ -90,7 +90,8 @@ pub fn assert_same_schema(left: &[String], right: &[String]) {
 pub fn months_through_now_plus(ahead: u32) -> Vec<String> {
     use chrono::{Datelike, Months, NaiveDate};
     let today = chrono::Utc::now().date_naive();
-    let last = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap() + Months::new(ahead);
+    let last =
+        NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap() + Months::new(ahead);
     let mut month = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
     let mut out = Vec::new();
     while month <= last {
