@@ -1,0 +1,124 @@
+//! Command-line front end: argument parsing and dispatch. Each subcommand module is a thin layer
+//! over the service functions: it parses, calls, and prints (a table, or JSON with `--json`).
+
+mod instruments;
+mod loads;
+mod output;
+mod partitions;
+mod portfolios;
+mod prices;
+mod returns;
+mod runs;
+mod scenarios;
+mod simulate;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
+
+/// Foresto: portfolio-simulation data layer (PostgreSQL) — operator commands.
+#[derive(Debug, Parser)]
+#[command(name = "foresto", version, about, propagate_version = true)]
+pub struct Cli {
+    /// PostgreSQL URL (default: $DATABASE_URL, then .env).
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending schema migrations.
+    Migrate,
+    /// Instrument master: import and seed.
+    Instruments(instruments::Args),
+    /// Bulk price loads.
+    Prices(prices::Args),
+    /// Daily returns from prices.
+    Returns(returns::Args),
+    /// Load history.
+    Loads(loads::Args),
+    /// Monthly partition upkeep.
+    Partitions(partitions::Args),
+    /// Managed scenarios.
+    Scenarios(scenarios::Args),
+    /// Portfolio versions of a scenario.
+    Portfolios(portfolios::Args),
+    /// Simulate a scenario (served from the result cache when possible).
+    Simulate(simulate::Args),
+    /// Stored simulation runs.
+    Runs(runs::Args),
+}
+
+/// What every subcommand gets: where the database is.
+pub struct Context {
+    database_url: Option<String>,
+}
+
+impl Context {
+    /// Connects to the configured database and checks its schema is current.
+    ///
+    /// # Errors
+    /// When no database is configured, it cannot be reached, or migrations are pending.
+    pub async fn db(&self) -> anyhow::Result<DatabaseConnection> {
+        use migration::MigratorTrait;
+        let url = self.url()?;
+        let db = foresto::db::connect(&url).await?;
+        let pending = migration::Migrator::get_pending_migrations(&db)
+            .await
+            .context("reading the migration state")?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "the database schema is not up to date ({} migrations pending): run `foresto migrate`",
+            pending.len()
+        );
+        Ok(db)
+    }
+
+    fn url(&self) -> anyhow::Result<String> {
+        self.database_url
+            .clone()
+            .or_else(foresto::config::database_url)
+            .context("no database configured: pass --database-url or set DATABASE_URL")
+    }
+}
+
+/// Sets up logging to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Whatever the command fails with; `main` prints it as one line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    foresto::config::load_dotenv();
+    let ctx = Context {
+        database_url: cli.database_url,
+    };
+    match cli.command {
+        Command::Migrate => {
+            let db = foresto::db::connect(&ctx.url()?).await?;
+            foresto::db::migrate(&db).await?;
+            println!("schema up to date");
+            Ok(())
+        }
+        Command::Instruments(args) => instruments::run(args, &ctx).await,
+        Command::Prices(args) => prices::run(args, &ctx).await,
+        Command::Returns(args) => returns::run(args, &ctx).await,
+        Command::Loads(args) => loads::run(args, &ctx).await,
+        Command::Partitions(args) => partitions::run(args, &ctx).await,
+        Command::Scenarios(args) => scenarios::run(args, &ctx).await,
+        Command::Portfolios(args) => portfolios::run(args, &ctx).await,
+        Command::Simulate(args) => simulate::run(args, &ctx).await,
+        Command::Runs(args) => runs::run(args, &ctx).await,
+    }
+}

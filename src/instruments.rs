@@ -1,0 +1,1 @@
+//! Instrument master: upsert, CSV import, look-up, and the seed universe.

@@ -1,0 +1,1 @@
+//! Bulk price loads into `daily_price`.

@@ -1,0 +1,1 @@
+//! Daily returns computed from prices, in the database.

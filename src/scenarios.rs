@@ -1,0 +1,1 @@
+//! Scenarios, portfolio versions and their allocations.
