@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 use crate::db::local_server::{LocalServer, free_port};
+use crate::db::replace_database;
 
 /// Environment variable with an admin URL of the server to create test databases on, e.g.
 /// `postgres://postgres@127.0.0.1:5432/postgres`. Unset: a throwaway local server is started.
@@ -142,23 +143,6 @@ impl Drop for TestDatabase {
         })
         .join();
     }
-}
-
-/// `url` with its database name replaced by `database` (query parameters kept).
-pub fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_end..]
-        .find('/')
-        .map_or(base.len(), |i| authority_end + i);
-    let mut out = format!("{}/{database}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 fn server() -> &'static Server {
@@ -292,22 +276,4 @@ fn build_template(admin_url: &str) -> Result<String, String> {
         let _ = admin.close().await;
         Ok(template)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn replaces_the_database_and_keeps_the_query() {
-        assert_eq!(
-            replace_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
-            "postgres://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(replace_database("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(
-            replace_database("postgresql://u@h/db", "y"),
-            "postgresql://u@h/y"
-        );
-    }
 }

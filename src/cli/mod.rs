@@ -3,6 +3,7 @@
 
 mod instruments;
 mod loads;
+mod local;
 mod output;
 mod partitions;
 mod portfolios;
@@ -50,6 +51,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Stored simulation runs.
     Runs(runs::Args),
+    /// The managed local PostgreSQL server (used when no database is configured).
+    Local(local::Args),
 }
 
 /// What every subcommand gets: where the database is.
@@ -58,13 +61,16 @@ pub struct Context {
 }
 
 impl Context {
-    /// Connects to the configured database and checks its schema is current.
+    /// Connects to the configured database and checks its schema is current. With no database
+    /// configured, starts (or reuses) the managed local server and migrates it.
     ///
     /// # Errors
-    /// When no database is configured, it cannot be reached, or migrations are pending.
+    /// When the database cannot be reached, or migrations are pending on a configured one.
     pub async fn db(&self) -> anyhow::Result<DatabaseConnection> {
         use migration::MigratorTrait;
-        let url = self.url()?;
+        let Some(url) = self.configured_url() else {
+            return self.managed_db().await;
+        };
         let db = foresto::db::connect(&url).await?;
         let pending = migration::Migrator::get_pending_migrations(&db)
             .await
@@ -77,11 +83,29 @@ impl Context {
         Ok(db)
     }
 
-    fn url(&self) -> anyhow::Result<String> {
+    /// Connects to the configured database, or the managed one, without checking migrations.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or the managed server cannot start.
+    pub async fn db_unchecked(&self) -> anyhow::Result<DatabaseConnection> {
+        match self.configured_url() {
+            Some(url) => Ok(foresto::db::connect(&url).await?),
+            None => self.managed_db().await,
+        }
+    }
+
+    fn configured_url(&self) -> Option<String> {
         self.database_url
             .clone()
             .or_else(foresto::config::database_url)
-            .context("no database configured: pass --database-url or set DATABASE_URL")
+    }
+
+    async fn managed_db(&self) -> anyhow::Result<DatabaseConnection> {
+        let server = foresto::db::managed::ManagedServer::new(foresto::db::managed::default_root())
+            .context("no DATABASE_URL is set, so Foresto runs its own local PostgreSQL")?;
+        let url = server.ensure_database().await?;
+        eprintln!("using the managed local PostgreSQL: {url} (see `foresto local status`)");
+        Ok(foresto::db::connect_and_migrate(&url).await?)
     }
 }
 
@@ -106,7 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Migrate => {
-            let db = foresto::db::connect(&ctx.url()?).await?;
+            let db = ctx.db_unchecked().await?;
             foresto::db::migrate(&db).await?;
             println!("schema up to date");
             Ok(())
@@ -120,5 +144,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Portfolios(args) => portfolios::run(args, &ctx).await,
         Command::Simulate(args) => simulate::run(args, &ctx).await,
         Command::Runs(args) => runs::run(args, &ctx).await,
+        Command::Local(args) => local::run(args).await,
     }
 }

@@ -35,6 +35,10 @@ pub enum LocalServerError {
     )]
     BinariesNotFound,
 
+    /// `$FORESTO_PG_BIN` names a directory without the server tools.
+    #[error("{PG_BIN_ENV}={0} does not contain initdb, pg_ctl and postgres")]
+    PgBinDirInvalid(String),
+
     /// Running as root with no unprivileged account to run the server as.
     #[error(
         "running as root, and initdb refuses root: no `postgres` or `nobody` user exists to run \
@@ -87,17 +91,37 @@ impl PgBinaries {
     /// directories (the newest version first).
     ///
     /// # Errors
+    /// [`LocalServerError::PgBinDirInvalid`] when `$FORESTO_PG_BIN` is set but lacks a tool;
     /// [`LocalServerError::BinariesNotFound`] when no directory holds all three tools.
     pub fn locate() -> Result<Self> {
-        let has_tools = |dir: &Path| TOOLS.iter().all(|t| dir.join(t).is_file());
-        let from_env = std::env::var_os(PG_BIN_ENV).map(PathBuf::from);
         let on_path = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
             .unwrap_or_default();
-        from_env
+        Self::locate_in(
+            std::env::var_os(PG_BIN_ENV).map(PathBuf::from),
+            on_path.into_iter().chain(distribution_dirs()),
+        )
+    }
+
+    /// Finds the binaries in `explicit` (which must hold them all) or else the first of
+    /// `candidates` that does.
+    ///
+    /// # Errors
+    /// As [`PgBinaries::locate`].
+    pub fn locate_in(
+        explicit: Option<PathBuf>,
+        candidates: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<Self> {
+        let has_tools = |dir: &Path| TOOLS.iter().all(|t| dir.join(t).is_file());
+        if let Some(dir) = explicit {
+            return if has_tools(&dir) {
+                Ok(Self { bin_dir: dir })
+            } else {
+                Err(LocalServerError::PgBinDirInvalid(dir.display().to_string()))
+            };
+        }
+        candidates
             .into_iter()
-            .chain(on_path)
-            .chain(distribution_dirs())
             .find(|d| has_tools(d))
             .map(|bin_dir| Self { bin_dir })
             .ok_or(LocalServerError::BinariesNotFound)
@@ -454,5 +478,29 @@ impl LocalServer {
     /// Connection URL for `database` on a server listening on `port`.
     pub fn url(port: u16, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{port}/{database}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_say_what_to_install_and_how_to_use_a_server_instead() {
+        let empty = std::env::temp_dir();
+        let err = PgBinaries::locate_in(None, [empty])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apt-get install postgresql"), "{err}");
+        assert!(err.contains("brew install postgresql"), "{err}");
+        assert!(err.contains("DATABASE_URL=postgres://"), "{err}");
+        assert!(err.contains(PG_BIN_ENV), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_bin_dir_without_the_tools_is_an_error_not_a_fallback() {
+        let err = PgBinaries::locate_in(Some(PathBuf::from("/nonexistent")), distribution_dirs())
+            .unwrap_err();
+        assert!(matches!(err, LocalServerError::PgBinDirInvalid(_)), "{err}");
     }
 }

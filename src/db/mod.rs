@@ -1,6 +1,7 @@
 //! Connecting to PostgreSQL and migrating the schema.
 
 pub mod local_server;
+pub mod managed;
 
 use std::time::Duration;
 
@@ -41,4 +42,39 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection> {
     let db = connect(url).await?;
     migrate(&db).await?;
     Ok(db)
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+pub fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| authority_end + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn replaces_the_database_and_keeps_the_query() {
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            replace_database("postgresql://u@h/db", "y"),
+            "postgresql://u@h/y"
+        );
+    }
 }
