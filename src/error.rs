@@ -44,6 +44,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    // --- returns & partitions ---
+    /// No partition of `daily_price`, `daily_return` or `simulation_path` (in the parent's
+    /// schema) has this name.
+    #[error("no partition of daily_price, daily_return or simulation_path is named {name:?}")]
+    UnknownPartition { name: String },
+
+    /// Retention refused to drop this partition; `reason` says why.
+    #[error("refusing to drop partition {partition}: {reason}")]
+    DropRefused {
+        partition: String,
+        reason: crate::partitions::DropRefusal,
+    },
 }
 
 impl Error {

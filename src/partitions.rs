@@ -1,14 +1,35 @@
 //! Monthly partitions of the three range-partitioned parents: making sure the partitions a
-//! write needs exist before it writes.
+//! write needs exist before it writes, and the operator's upkeep — partitions ahead of time
+//! ([`ensure_ahead`]), the catalog view ([`list`]), rows stranded in DEFAULT partitions
+//! ([`default_rows`], [`move_default_rows`]) and retention ([`retention_candidates`],
+//! [`drop_partition`]).
+//!
+//! No identifier in partition SQL comes from user text: parents are the three names of
+//! [`Parent`], and partitions are named only as read back from the catalog (`pg_inherits` of that
+//! parent, in the parent's schema) and quoted there by `format('%I.%I')`.
+
+mod ahead;
+mod catalog;
+mod default_rows;
+mod retention;
 
 use chrono::{Datelike, Months, NaiveDate};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::error::Result;
 
+pub use ahead::{MonthlyPartition, ensure_ahead, missing_ahead};
+pub use catalog::{PartitionInfo, PartitionKind, RowCounting, find_partition, list};
+pub use default_rows::{DefaultRows, default_rows, move_default_rows};
+pub use retention::{
+    DropRefusal, DroppedPartition, Retention, archive_file_name, check_droppable, drop_partition,
+    retention_candidates,
+};
+
 /// The range-partitioned parent tables. Partition DDL only ever names one of these, so no
 /// identifier in a partition statement comes from user text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Parent {
     /// `daily_price`, by `trade_date`.
     DailyPrice,
@@ -20,7 +41,11 @@ pub enum Parent {
 
 impl Parent {
     /// All three parents.
-    pub const ALL: [Parent; 3] = [Parent::DailyPrice, Parent::DailyReturn, Parent::SimulationPath];
+    pub const ALL: [Parent; 3] = [
+        Parent::DailyPrice,
+        Parent::DailyReturn,
+        Parent::SimulationPath,
+    ];
 
     /// The parent's table name.
     pub fn table(self) -> &'static str {
@@ -39,9 +64,21 @@ impl Parent {
         }
     }
 
+    /// The name `create_monthly_partitions` gives this parent's partition for `month`:
+    /// `<table>_YYYYMM`.
+    pub fn partition_name(self, month: NaiveDate) -> String {
+        format!("{}_{}", self.table(), month.format("%Y%m"))
+    }
+
     /// The parent named `table`, if it is one of the three.
     pub fn from_table(table: &str) -> Option<Parent> {
         Parent::ALL.into_iter().find(|p| p.table() == table)
+    }
+}
+
+impl std::fmt::Display for Parent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.table())
     }
 }
 
@@ -77,6 +114,9 @@ pub async fn ensure_range<C: ConnectionTrait>(
             [parent.table().into(), first.into(), end.into()],
         ))
         .await?;
-    let created: i32 = row.map(|r| r.try_get("", "created")).transpose()?.unwrap_or(0);
+    let created: i32 = row
+        .map(|r| r.try_get("", "created"))
+        .transpose()?
+        .unwrap_or(0);
     Ok(created.max(0) as u32)
 }

@@ -1,10 +1,170 @@
-//! PLACEHOLDER: replaced by the owner of this subcommand.
+//! `foresto returns compute`: daily returns from prices, for all or chosen tickers and a range.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use entity::instrument_master;
+use foresto::returns::{ReturnsScope, ReturnsSummary, compute_returns};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Context;
+use super::output::{print_json, print_table};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
 
-pub async fn run(_args: Args, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!("PLACEHOLDER")
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Compute (or re-compute) daily returns from prices; idempotent.
+    ///
+    /// Re-computes every return that depends on a price dated in the range: the returns dated
+    /// in it (the first one from the last price before --from) and each instrument's first
+    /// return after --to.
+    Compute(ComputeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ComputeArgs {
+    /// First return date (YYYY-MM-DD); default: each instrument's first price.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last price date (YYYY-MM-DD); default: the latest price.
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    /// Only this ticker (repeatable; exact match). A ticker listed on several exchanges selects
+    /// all of its instruments, with a note on stderr.
+    #[arg(long = "ticker", value_name = "T")]
+    tickers: Vec<String>,
+    /// Print the summary as JSON on stdout (the one-line summary goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    match args.command {
+        Command::Compute(args) => compute(args, ctx).await,
+    }
+}
+
+async fn compute(args: ComputeArgs, ctx: &Context) -> anyhow::Result<()> {
+    let db = ctx.db().await?;
+    let instruments = if args.tickers.is_empty() {
+        None
+    } else {
+        Some(resolve_tickers(&db, &args.tickers).await?)
+    };
+    let scope = ReturnsScope {
+        instruments,
+        from: args.from,
+        to: args.to,
+    };
+    let spinner = indicatif::ProgressBar::new_spinner().with_message("computing daily returns");
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let summary = compute_returns(&db, &scope).await;
+    spinner.finish_and_clear();
+    let summary = summary?;
+
+    for instrument in &summary.instruments {
+        for date in &instrument.out_of_range {
+            eprintln!(
+                "warning: instrument {} on {date}: return does not fit NUMERIC(12,8); recorded as MISSING",
+                instrument.instrument_id
+            );
+        }
+    }
+    if args.json {
+        print_json(&summary)?;
+        eprintln!("{}", summary_line(&summary));
+    } else {
+        if scope.instruments.is_some() {
+            print_instruments(&summary);
+        }
+        println!("{}", summary_line(&summary));
+    }
+    Ok(())
+}
+
+/// Instrument ids of `tickers`. An unknown ticker is an error; a ticker on several exchanges
+/// selects all of them (computing a few extra returns is harmless, guessing one is not).
+async fn resolve_tickers(db: &DatabaseConnection, tickers: &[String]) -> anyhow::Result<Vec<i64>> {
+    let found = instrument_master::Entity::find()
+        .filter(instrument_master::Column::Ticker.is_in(tickers.iter().cloned()))
+        .order_by_asc(instrument_master::Column::InstrumentId)
+        .all(db)
+        .await
+        .context("looking up tickers")?;
+    let mut ids = BTreeSet::new();
+    for ticker in tickers {
+        let matches: Vec<_> = found.iter().filter(|i| &i.ticker == ticker).collect();
+        match matches.as_slice() {
+            [] => anyhow::bail!("unknown ticker {ticker:?} (no instrument_master row has it)"),
+            [one] => {
+                ids.insert(one.instrument_id);
+            }
+            several => {
+                let listed: Vec<String> = several
+                    .iter()
+                    .map(|i| format!("{} id {}", i.exchange, i.instrument_id))
+                    .collect();
+                eprintln!(
+                    "note: ticker {ticker} is listed on {} exchanges ({}); computing all of them",
+                    several.len(),
+                    listed.join(", ")
+                );
+                ids.extend(several.iter().map(|i| i.instrument_id));
+            }
+        }
+    }
+    Ok(ids.into_iter().collect())
+}
+
+fn print_instruments(summary: &ReturnsSummary) {
+    let rows: Vec<Vec<String>> = summary
+        .instruments
+        .iter()
+        .map(|i| {
+            vec![
+                i.instrument_id.to_string(),
+                i.first_date.to_string(),
+                i.last_date.to_string(),
+                i.computed.to_string(),
+                i.written.to_string(),
+                i.missing.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "instrument",
+            "first",
+            "last",
+            "computed",
+            "written",
+            "missing",
+        ],
+        &rows,
+    );
+}
+
+fn summary_line(s: &ReturnsSummary) -> String {
+    let range = match (s.first_date, s.last_date) {
+        (Some(first), Some(last)) => format!("{first}..{last}"),
+        _ => "no prices in range".to_owned(),
+    };
+    format!(
+        "returns: {} computed, {} written, {} unchanged, {} MISSING; {} instruments, {range}; \
+         engine {}; {} partitions created",
+        s.computed,
+        s.written,
+        s.unchanged,
+        s.missing,
+        s.instruments.len(),
+        s.engine_version,
+        s.partitions_created
+    )
 }
