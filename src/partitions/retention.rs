@@ -227,43 +227,62 @@ pub async fn drop_partition(
     };
 
     let mut tx = db.get_postgres_connection_pool().begin().await?;
-    // Both names were quoted by the catalog (see `catalog`), never taken from `name`.
+    let outcome = match detach_archive_drop(&mut tx, &partition, archive.as_deref()).await {
+        Ok(rows) => tx.commit().await.map(|()| rows).map_err(Error::from),
+        Err(e) => {
+            // Roll back now rather than when the pooled connection is next used: the detach
+            // holds its locks until then.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    };
+    match outcome {
+        Ok(rows) => Ok(DroppedPartition {
+            parent: partition.parent,
+            name: partition.name,
+            month,
+            rows,
+            archive,
+        }),
+        Err(e) => {
+            if let Some(path) = &archive {
+                // The partition survives, so no archive may claim it was dropped.
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Detaches `partition`, counts its rows, archives them to `archive` if given, and drops it, all
+/// in `conn`'s transaction; returns the row count. Detaching first takes the parent's lock
+/// before the partition's, the order writers take them in, and stops new rows reaching the
+/// partition while it is archived.
+async fn detach_archive_drop(
+    conn: &mut PgConnection,
+    partition: &PartitionInfo,
+    archive: Option<&Path>,
+) -> Result<i64> {
+    // Both names were quoted by the catalog (see `catalog`), never taken from user text.
     sqlx::query(AssertSqlSafe(format!(
         "ALTER TABLE {} DETACH PARTITION {}",
         partition.parent_qualified, partition.qualified
     )))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT count(*) FROM {}",
         partition.qualified
     )))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    if let Some(path) = &archive {
-        archive_table(&mut tx, &partition.qualified, path).await?;
+    if let Some(path) = archive {
+        archive_table(conn, &partition.qualified, path).await?;
     }
-    let dropped = async {
-        sqlx::query(AssertSqlSafe(format!("DROP TABLE {}", partition.qualified)))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = dropped {
-        if let Some(path) = &archive {
-            // The partition survives the failed drop, so its archive must not claim otherwise.
-            let _ = tokio::fs::remove_file(path).await;
-        }
-        return Err(e.into());
-    }
-    Ok(DroppedPartition {
-        parent: partition.parent,
-        name: partition.name,
-        month,
-        rows,
-        archive,
-    })
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE {}", partition.qualified)))
+        .execute(&mut *conn)
+        .await?;
+    Ok(rows)
 }
 
 /// Writes `table` as gzip'd CSV (with header) to `path`, complete and synced or not at all: the
