@@ -57,6 +57,87 @@ pub enum Error {
         partition: String,
         reason: crate::partitions::DropRefusal,
     },
+
+    // --- scenarios & simulation ---
+    /// No scenario has this id.
+    #[error("scenario not found: {scenario_id}")]
+    ScenarioNotFound { scenario_id: String },
+
+    /// The scenario has no portfolio version in force on `date`.
+    #[error("scenario {scenario_id} has no portfolio version in force on {date}")]
+    NoPortfolioInForce {
+        scenario_id: String,
+        date: chrono::NaiveDate,
+    },
+
+    /// A weight outside 0..=1.
+    #[error("weight {weight} of {instrument} is not within 0..=1")]
+    WeightOutOfRange { instrument: String, weight: Decimal },
+
+    /// A weight with more decimal places than `portfolio_allocation.weight` (4) holds.
+    #[error("weight {weight} of {instrument} has more than 4 decimal places")]
+    WeightTooPrecise { instrument: String, weight: Decimal },
+
+    /// No instrument has this ticker or id.
+    #[error("unknown instrument: {instrument}")]
+    UnknownInstrument { instrument: String },
+
+    /// A ticker names instruments on several exchanges; the caller must name one by id.
+    #[error("ticker {ticker} is ambiguous ({candidates}): name the instrument as id:<N>")]
+    AmbiguousTicker { ticker: String, candidates: String },
+
+    /// The same instrument is given twice in one portfolio version.
+    #[error("instrument {instrument} is given more than once")]
+    DuplicateInstrument { instrument: String },
+
+    /// A new portfolio version must take effect after the scenario's latest one.
+    #[error(
+        "effective date {effective_date} is not after {latest}, the latest version of scenario {scenario_id}"
+    )]
+    EffectiveDateNotAfter {
+        scenario_id: String,
+        effective_date: chrono::NaiveDate,
+        latest: chrono::NaiveDate,
+    },
+
+    /// A simulation's end date is not after its start date.
+    #[error("end date {end_date} is not after start date {start_date}")]
+    InvalidDateRange {
+        start_date: chrono::NaiveDate,
+        end_date: chrono::NaiveDate,
+    },
+
+    /// An initial amount that is not positive or does not fit `numeric(18,2)` exactly.
+    #[error("initial amount {amount} must be positive, with at most 2 decimals and 16 digits")]
+    InvalidAmount { amount: Decimal },
+
+    /// An annual risk-free rate (a fraction) outside -1..=1.
+    #[error("risk-free rate {rate} is out of range: an annual fraction within -1..=1")]
+    RiskFreeRateOutOfRange { rate: Decimal },
+
+    /// A loss limit (percent) not in (0, 100] or with more than 2 decimals.
+    #[error("loss limit {pct} % is out of range: more than 0, at most 100, 2 decimals")]
+    LossLimitOutOfRange { pct: Decimal },
+
+    /// The portfolio's instruments have no daily return inside the window.
+    #[error("no daily returns for the portfolio's instruments between {start_date} and {end_date}")]
+    NoReturnsInWindow {
+        start_date: chrono::NaiveDate,
+        end_date: chrono::NaiveDate,
+    },
+
+    /// The engine refused its input or produced a figure that cannot be stored.
+    #[error("simulation failed: {0}")]
+    Simulation(crate::engine::EngineError),
+
+    /// Another process kept computing the same request for longer than the caller would wait.
+    #[error(
+        "request {request_hash} is still being computed elsewhere; gave up after {waited_secs} s"
+    )]
+    ComputeInProgress {
+        request_hash: String,
+        waited_secs: u64,
+    },
 }
 
 impl Error {

@@ -8,6 +8,15 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `foresto … | head` into a panic on the next print;
+    // the default action ends the process quietly, as other command-line tools do.
+    // SAFETY: called before any other thread exists; SIG_DFL is always a valid handler.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let args = cli::Cli::parse();
     cli::init_tracing();
     match cli::run(args).await {

@@ -1,0 +1,2 @@
+//! Result-store benchmark (being written).
+fn main() {}

@@ -1,1 +1,0 @@
-//! Scenarios, portfolio versions and their allocations.

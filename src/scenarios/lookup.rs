@@ -1,0 +1,70 @@
+//! Resolving the instruments a caller names (by ticker or id) to `instrument_master` rows.
+
+use entity::instrument_master;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::InstrumentRef;
+use crate::error::{Error, Result};
+
+/// The instrument each reference names, in the order given.
+///
+/// # Errors
+/// [`Error::UnknownInstrument`] for a ticker or id that matches nothing;
+/// [`Error::AmbiguousTicker`] for a ticker listed on several exchanges (name it by id instead).
+#[tracing::instrument(skip(db))]
+pub async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    refs: &[InstrumentRef],
+) -> Result<Vec<instrument_master::Model>> {
+    let ids: Vec<i64> = refs
+        .iter()
+        .filter_map(|r| match r {
+            InstrumentRef::Id(id) => Some(*id),
+            InstrumentRef::Ticker(_) => None,
+        })
+        .collect();
+    let tickers: Vec<&str> = refs
+        .iter()
+        .filter_map(|r| match r {
+            InstrumentRef::Ticker(t) => Some(t.as_str()),
+            InstrumentRef::Id(_) => None,
+        })
+        .collect();
+    let candidates = instrument_master::Entity::find()
+        .filter(
+            instrument_master::Column::InstrumentId
+                .is_in(ids)
+                .or(instrument_master::Column::Ticker.is_in(tickers)),
+        )
+        .all(db)
+        .await?;
+    refs.iter().map(|r| pick(r, &candidates)).collect()
+}
+
+fn pick(
+    reference: &InstrumentRef,
+    candidates: &[instrument_master::Model],
+) -> Result<instrument_master::Model> {
+    let matches: Vec<&instrument_master::Model> = candidates
+        .iter()
+        .filter(|i| match reference {
+            InstrumentRef::Id(id) => i.instrument_id == *id,
+            InstrumentRef::Ticker(t) => i.ticker == *t,
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::UnknownInstrument {
+            instrument: reference.to_string(),
+        }),
+        several => Err(Error::AmbiguousTicker {
+            ticker: reference.to_string(),
+            candidates: several
+                .iter()
+                .map(|i| format!("id:{} on {}", i.instrument_id, i.exchange))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
