@@ -10,7 +10,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     // Rust ignores SIGPIPE, which turns `foresto … | head` into a panic on the next print;
     // the default action ends the process quietly, as other command-line tools do.
-    // SAFETY: called before any other thread exists; SIG_DFL is always a valid handler.
+    // SAFETY: SIG_DFL is always a valid disposition and nothing else here handles SIGPIPE.
     unsafe {
         let _ = nix::sys::signal::signal(
             nix::sys::signal::Signal::SIGPIPE,
