@@ -1,1 +1,389 @@
-//! Bulk price loads into `daily_price`.
+//! Bulk price loads into `daily_price`, from CSV files in two shapes (see [`Format`]).
+//!
+//! What a load guarantees:
+//! - It is recorded in `source_load_history` (STARTED, then SUCCESS, PARTIAL or FAILED with
+//!   counts) and every price row it writes carries its `load_id`.
+//! - Records are upserted on `(instrument_id, trade_date)`: loading a file again leaves one row
+//!   per key with the newer values; rows whose values did not change are not rewritten and keep
+//!   the `load_id` of the load that wrote those values.
+//! - Each batch is written in a transaction of its own: a crash or a lost connection never leaves
+//!   a batch half-written, and re-running the load completes it.
+//! - The monthly partitions the records need exist before they are written: no record lands in
+//!   the DEFAULT partition.
+//! - Bad records are rejected with their file line and a reason, the good ones load, and the load
+//!   ends PARTIAL (FAILED when nothing could be loaded). A file that cannot be read at all ends
+//!   FAILED. Nothing is dropped silently: every record is loaded, rejected, or (weekend forward
+//!   fills, when asked) counted as skipped.
+//!
+//! Records are streamed: a reading thread parses and validates the CSV while the previous batch
+//! is written with `COPY` (see the `write` module for the write paths).
+
+pub(crate) mod csv_header;
+
+mod batch;
+mod layout;
+mod parse;
+mod seen_keys;
+mod tickers;
+mod values;
+mod weekend_fill;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use entity::enums::{InstrumentType, LoadStatus};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::instruments::{self, NewInstrument};
+use crate::load_history::{self, NewLoad, Outcome};
+pub use layout::{Format, LONG_COLUMNS};
+pub use parse::MAX_LISTED_REJECTS;
+use parse::{ParseJob, Parsed, Stop};
+use tickers::{Registrar, Resolver};
+use write::{Writer, Written};
+
+/// Records per batch (and transaction) unless told otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 100_000;
+
+/// Which instruments a file's tickers name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickerMatch {
+    /// Any instrument with the ticker; records of unknown tickers, and of tickers listed on
+    /// several exchanges, are rejected.
+    Any,
+    /// Only instruments on this exchange; records of unknown tickers are rejected.
+    OnExchange(String),
+    /// Only instruments of this type on this exchange; unknown tickers are registered as such,
+    /// in this currency.
+    Register {
+        instrument_type: InstrumentType,
+        exchange: String,
+        currency: String,
+    },
+}
+
+/// How the foreign keys of written rows are checked (see the `write` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChecks {
+    /// Once per batch when the database allows it, else per row.
+    Auto,
+    /// Per row, by PostgreSQL's foreign-key triggers.
+    PerRow,
+}
+
+/// How far reading a file has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub records_read: u64,
+}
+
+/// Called from the reading thread as the file is read.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How to load a file.
+#[derive(Clone)]
+pub struct LoadOptions {
+    /// `None`: told from the header.
+    pub format: Option<Format>,
+    /// `source_load_history.source_type`.
+    pub source_type: String,
+    /// `source_load_history.source_name`; `None`: the file name (cut to 100 characters).
+    pub source_name: Option<String>,
+    pub loaded_by: Option<String>,
+    pub tickers: TickerMatch,
+    /// Skip weekend records that repeat the instrument's previous values (forward fills).
+    pub skip_weekend_fill: bool,
+    /// Records per batch (and transaction).
+    pub batch_size: usize,
+    pub key_checks: KeyChecks,
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            source_type: "manual".into(),
+            source_name: None,
+            loaded_by: None,
+            tickers: TickerMatch::Any,
+            skip_weekend_fill: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+            key_checks: KeyChecks::Auto,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("format", &self.format)
+            .field("source_type", &self.source_type)
+            .field("source_name", &self.source_name)
+            .field("loaded_by", &self.loaded_by)
+            .field("tickers", &self.tickers)
+            .field("skip_weekend_fill", &self.skip_weekend_fill)
+            .field("batch_size", &self.batch_size)
+            .field("key_checks", &self.key_checks)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A rejected record: its line in the file (the header is line 1) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The outcome of a load that ran to the end of its file.
+///
+/// Counts are records: a line of a long file, a cell of a wide file (a wide line whose date is
+/// unreadable is one rejected record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    pub load_id: i64,
+    pub status: LoadStatus,
+    /// Records now stored with the file's values: inserted + updated + unchanged.
+    pub records_loaded: u64,
+    pub records_failed: u64,
+    /// Weekend forward fills left out.
+    pub records_skipped: u64,
+    pub records_inserted: u64,
+    pub records_updated: u64,
+    /// Records whose stored row already had these values (not rewritten).
+    pub records_unchanged: u64,
+    /// Whether foreign keys were checked once per batch rather than per row.
+    pub batched_key_checks: bool,
+    /// The first [`MAX_LISTED_REJECTS`] rejected records, in file order.
+    pub rejects: Vec<Reject>,
+}
+
+/// Loads the price file at `path` into `daily_price` (see the module documentation for what it
+/// guarantees). The caller's pool is used for `COPY`; each batch commits on its own, so this
+/// cannot run inside a caller's transaction.
+///
+/// A load that reads its whole file returns its report, whatever its status: SUCCESS, PARTIAL
+/// (some records rejected) or FAILED (records there were, none could be loaded).
+///
+/// # Errors
+/// - [`Error::InvalidInput`] for unusable options (nothing is recorded);
+/// - [`Error::UnreadableFile`] when the file cannot be read (missing, unreadable, no usable
+///   header): the load is recorded as FAILED;
+/// - [`Error::LoadFailed`] when the database fails part-way (e.g. [`Error::Connection`] inside):
+///   batches committed before stay, the load is recorded as FAILED if the database can still be
+///   reached (else it stays STARTED until [`load_history::mark_stale_failed`]); running the
+///   load again completes it;
+/// - database errors while recording the load's start.
+#[tracing::instrument(skip(db, options), fields(path = %path.display()))]
+pub async fn load_file(
+    db: &DatabaseConnection,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<LoadReport> {
+    check(options)?;
+    let source_name = options.source_name.clone().unwrap_or_else(|| {
+        path.file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            .chars()
+            .take(100)
+            .collect()
+    });
+    let load = load_history::start(
+        db,
+        &NewLoad {
+            source_type: options.source_type.clone(),
+            source_name,
+            loaded_by: options.loaded_by.clone(),
+        },
+    )
+    .await?;
+    let (tally, result) = run(db, path, options, load.load_id).await;
+    conclude(db, path, load.load_id, tally, result).await
+}
+
+fn check(options: &LoadOptions) -> Result<()> {
+    if options.batch_size == 0 {
+        return Err(Error::invalid("batch_size", "must be at least 1"));
+    }
+    if let TickerMatch::Register {
+        instrument_type,
+        exchange,
+        currency,
+    } = &options.tickers
+    {
+        let probe = NewInstrument {
+            currency: Some(currency.clone()),
+            ..NewInstrument::new(*instrument_type, "-", exchange.as_str())
+        };
+        if let Some(problem) = probe.problem() {
+            return Err(Error::invalid("auto-registration", problem));
+        }
+    }
+    Ok(())
+}
+
+/// What a load did, whether or not it got to the end.
+#[derive(Debug, Default)]
+struct Tally {
+    written: Written,
+    parsed: Parsed,
+    batched_key_checks: bool,
+}
+
+async fn run(
+    db: &DatabaseConnection,
+    path: &Path,
+    options: &LoadOptions,
+    load_id: i64,
+) -> (Tally, Result<(), Stop>) {
+    let mut tally = Tally::default();
+    let prepared = async {
+        let writer = Writer::open(db, load_id, options.key_checks).await?;
+        let known = instruments::keys_by_ticker(db).await?;
+        Ok::<_, Error>((writer, known))
+    };
+    let (mut writer, known) = match prepared.await {
+        Ok(ready) => ready,
+        Err(e) => return (tally, Err(Stop::Database(e))),
+    };
+    tally.batched_key_checks = writer.batched_key_checks();
+
+    let registrar = Registrar {
+        db: db.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        data_source: options.source_type.clone(),
+    };
+    let job = ParseJob {
+        path: path.to_owned(),
+        format: options.format,
+        load_id,
+        batch_size: options.batch_size,
+        skip_weekend_fill: options.skip_weekend_fill,
+        resolver: Resolver::new(known, options.tickers.clone(), registrar),
+        progress: options.progress.clone(),
+    };
+    // One batch in the channel and one being filled: reading stays one batch ahead of writing.
+    let (sender, mut batches) = mpsc::channel(1);
+    let reading = tokio::task::spawn_blocking(move || parse::run(job, sender));
+
+    let mut write_error = None;
+    while let Some(batch) = batches.recv().await {
+        match writer.write(&batch).await {
+            Ok(written) => tally.written += written,
+            Err(e) => {
+                write_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(batches);
+    let (parsed, read_result) = match reading.await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    tally.parsed = parsed;
+    let result = match write_error {
+        Some(e) => Err(Stop::Database(e)),
+        None => read_result,
+    };
+    writer.close(result.is_ok()).await;
+    (tally, result)
+}
+
+/// Records the outcome and turns it into the caller's result.
+async fn conclude(
+    db: &DatabaseConnection,
+    path: &Path,
+    load_id: i64,
+    tally: Tally,
+    result: Result<(), Stop>,
+) -> Result<LoadReport> {
+    let records_loaded = tally.written.total();
+    let records_failed = tally.parsed.failed;
+    let failed = |error: String| Outcome::Failed {
+        records_loaded,
+        records_failed,
+        error,
+    };
+    let (outcome, error) = match result {
+        Ok(()) if records_failed == 0 => (Outcome::Success { records_loaded }, None),
+        Ok(()) if records_loaded > 0 => (
+            Outcome::Partial {
+                records_loaded,
+                records_failed,
+                summary: summary(&tally.parsed),
+            },
+            None,
+        ),
+        Ok(()) => (
+            failed(format!("nothing loaded: {}", summary(&tally.parsed))),
+            None,
+        ),
+        Err(Stop::Unreadable(reason)) => (
+            failed(format!("cannot read {}: {reason}", path.display())),
+            Some(Error::UnreadableFile {
+                load_id,
+                path: path.display().to_string(),
+                reason,
+            }),
+        ),
+        Err(Stop::Database(e)) => (
+            failed(e.to_string()),
+            Some(Error::LoadFailed {
+                load_id,
+                source: Box::new(e),
+            }),
+        ),
+    };
+    let recorded = load_history::finish(db, load_id, &outcome).await;
+    if let Some(error) = error {
+        if let Err(e) = recorded {
+            tracing::warn!(load_id, "could not record the failed load (it stays STARTED): {e}");
+        }
+        return Err(error);
+    }
+    let row = recorded?;
+    Ok(LoadReport {
+        load_id,
+        status: row.load_status,
+        records_loaded,
+        records_failed,
+        records_skipped: tally.parsed.skipped,
+        records_inserted: tally.written.inserted,
+        records_updated: tally.written.updated,
+        records_unchanged: tally.written.unchanged,
+        batched_key_checks: tally.batched_key_checks,
+        rejects: tally.parsed.rejects,
+    })
+}
+
+/// How many rejects the recorded summary lists.
+const SUMMARY_REJECTS: usize = 10;
+
+/// "N records rejected: line L: reason; …" for the load history.
+fn summary(parsed: &Parsed) -> String {
+    let listed: Vec<String> = parsed
+        .rejects
+        .iter()
+        .take(SUMMARY_REJECTS)
+        .map(|r| format!("line {}: {}", r.line, r.reason))
+        .collect();
+    let more = if parsed.failed > listed.len() as u64 {
+        format!("; … {} more", parsed.failed - listed.len() as u64)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} records rejected: {}{more}",
+        parsed.failed,
+        listed.join("; ")
+    )
+}

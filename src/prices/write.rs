@@ -1,0 +1,380 @@
+//! Writing batches to `daily_price`, each in a transaction of its own, on one session held for
+//! the whole load.
+//!
+//! - **Partitions first.** The monthly partitions a batch needs are created before it is
+//!   written (`partitions::ensure_range`, only for months that hold records), so no record lands
+//!   in the DEFAULT partition.
+//! - **Direct COPY when the key range is free.** When no stored row falls inside any of the
+//!   batch's per-instrument date spans, the batch is `COPY`ed straight into `daily_price`: the
+//!   fastest path for fresh data. Should a concurrent writer take one of the keys meanwhile, the
+//!   COPY fails on the primary key and the batch is redone as below.
+//! - **Otherwise a staged upsert.** The batch is `COPY`ed into a session-temporary staging table
+//!   and merged with one `INSERT … SELECT … ON CONFLICT DO UPDATE`, which only writes records
+//!   that are new or whose values differ: unchanged rows are not rewritten (they keep their
+//!   `xmin` and `load_id`) and cost one index probe each. Changed rows take the new values and
+//!   this load's id.
+//! - **Batched key checks.** PostgreSQL checks the two foreign keys of `daily_price` with a
+//!   trigger per row, which is about half the cost of a bulk load. When the role may set
+//!   `session_replication_role`, `daily_price` has exactly those two foreign keys and no trigger
+//!   of its own, each batch instead locks every instrument it references and its load row
+//!   `FOR KEY SHARE` (which is what those triggers do, once per row) and disables the per-row
+//!   triggers for that transaction only. Referential integrity holds the same way: a referenced
+//!   row that is missing fails the batch, and one cannot be deleted before the batch commits.
+
+use std::collections::HashSet;
+
+use chrono::{Months, NaiveDate};
+use sea_orm::DatabaseConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection as _, PgConnection, Postgres};
+
+use super::KeyChecks;
+use super::batch::{Batch, COLUMNS};
+use crate::error::{Error, Result};
+use crate::load_history;
+use crate::partitions::{self, Parent};
+
+/// What writing batches did, in records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Records whose stored row already had these values.
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for Written {
+    fn add_assign(&mut self, other: Self) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+impl Written {
+    /// Every record now stored with the values of the file.
+    pub(crate) fn total(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged
+    }
+}
+
+/// Temporary (per session), emptied at every commit.
+const CREATE_STAGE: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS foresto_price_stage (
+        instrument_id bigint NOT NULL, trade_date date NOT NULL,
+        open_price numeric(18,4), high_price numeric(18,4), low_price numeric(18,4),
+        close_price numeric(18,4) NOT NULL, adj_close_price numeric(18,4), volume bigint,
+        load_id bigint
+    ) ON COMMIT DELETE ROWS";
+
+/// Exactly the foreign keys the batched checks stand in for, and no user trigger.
+const BATCHED_CHECKS_POSSIBLE: &str = "
+    SELECT (SELECT coalesce(array_agg(a.attname || '>' || c.confrelid::regclass::text
+                                      ORDER BY a.attname), '{}')
+              FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+             WHERE c.conrelid = 'daily_price'::regclass AND c.contype = 'f')
+           = ARRAY['instrument_id>instrument_master', 'load_id>source_load_history']
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_trigger t
+            WHERE NOT t.tgisinternal
+              AND (t.tgrelid = 'daily_price'::regclass
+                   OR t.tgrelid IN (SELECT inhrelid FROM pg_inherits
+                                     WHERE inhparent = 'daily_price'::regclass)))";
+
+/// Whether any stored row falls inside one of the batch's per-instrument date spans.
+const ANY_STORED: &str = "
+    SELECT EXISTS (
+        SELECT 1 FROM unnest($1::bigint[], $2::date[], $3::date[]) AS r(instrument_id, first_date, last_date)
+         WHERE EXISTS (SELECT 1 FROM daily_price d
+                        WHERE d.instrument_id = r.instrument_id
+                          AND d.trade_date BETWEEN r.first_date AND r.last_date))";
+
+/// One index probe per staged record (a hash join would read every stored row of the date
+/// range); no JIT for a statement run once per batch.
+const STAGED_PLAN: &str = "
+    SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+           set_config('jit', 'off', true)";
+
+/// Writes the staged records that are new or differ; returns (new keys, rows written).
+const MERGE_STAGE: &str = "
+    WITH changed AS MATERIALIZED (
+        SELECT s.*, e.instrument_id IS NULL AS is_new
+          FROM foresto_price_stage s
+          LEFT JOIN daily_price e
+                 ON e.instrument_id = s.instrument_id AND e.trade_date = s.trade_date
+                AND e.trade_date BETWEEN $1 AND $2
+         WHERE e.instrument_id IS NULL
+            OR (e.open_price, e.high_price, e.low_price, e.close_price, e.adj_close_price, e.volume)
+               IS DISTINCT FROM
+               (s.open_price, s.high_price, s.low_price, s.close_price, s.adj_close_price, s.volume)
+    ), written AS (
+        INSERT INTO daily_price AS d (instrument_id, trade_date, open_price, high_price, low_price,
+                                      close_price, adj_close_price, volume, load_id)
+        SELECT instrument_id, trade_date, open_price, high_price, low_price,
+               close_price, adj_close_price, volume, load_id
+          FROM changed
+        ON CONFLICT (instrument_id, trade_date) DO UPDATE
+           SET open_price = EXCLUDED.open_price, high_price = EXCLUDED.high_price,
+               low_price = EXCLUDED.low_price, close_price = EXCLUDED.close_price,
+               adj_close_price = EXCLUDED.adj_close_price, volume = EXCLUDED.volume,
+               load_id = EXCLUDED.load_id
+         -- A concurrent writer may have stored the same values since the join looked.
+         WHERE (d.open_price, d.high_price, d.low_price, d.close_price, d.adj_close_price, d.volume)
+               IS DISTINCT FROM
+               (EXCLUDED.open_price, EXCLUDED.high_price, EXCLUDED.low_price, EXCLUDED.close_price,
+                EXCLUDED.adj_close_price, EXCLUDED.volume)
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM changed WHERE is_new), (SELECT count(*) FROM written)";
+
+/// COPY data is sent in messages of this size, so the server starts on a batch at once.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// Months of partitions created per call (one transaction each), to keep its locks few.
+const MONTHS_PER_ENSURE: usize = 12;
+
+/// The session a load writes on.
+pub(crate) struct Writer<'a> {
+    db: &'a DatabaseConnection,
+    conn: PoolConnection<Postgres>,
+    load_id: i64,
+    batched_key_checks: bool,
+    ensured_months: HashSet<NaiveDate>,
+}
+
+impl<'a> Writer<'a> {
+    /// Takes a session from the pool, marks load `load_id` alive on it and prepares staging.
+    pub(crate) async fn open(
+        db: &'a DatabaseConnection,
+        load_id: i64,
+        key_checks: KeyChecks,
+    ) -> Result<Self> {
+        let mut conn = db.get_postgres_connection_pool().acquire().await?;
+        load_history::hold_liveness(&mut conn, load_id).await?;
+        sqlx::query(CREATE_STAGE).execute(&mut *conn).await?;
+        let batched_key_checks = match key_checks {
+            KeyChecks::PerRow => false,
+            KeyChecks::Auto => batched_checks_possible(&mut conn).await?,
+        };
+        Ok(Self {
+            db,
+            conn,
+            load_id,
+            batched_key_checks,
+            ensured_months: HashSet::new(),
+        })
+    }
+
+    /// Whether batches check their foreign keys in bulk (see the module documentation).
+    pub(crate) fn batched_key_checks(&self) -> bool {
+        self.batched_key_checks
+    }
+
+    /// Writes `batch` in one transaction: all of it or none of it.
+    pub(crate) async fn write(&mut self, batch: &Batch) -> Result<Written> {
+        self.ensure_partitions(batch).await?;
+        let (batched, load_id) = (self.batched_key_checks, self.load_id);
+        let mut tx = self.conn.begin().await?;
+        guard_keys(&mut tx, batched, load_id, batch).await?;
+        if !any_stored(&mut tx, batch).await? {
+            let copy = format!("COPY daily_price ({COLUMNS}) FROM STDIN");
+            match copy_in(&mut tx, &copy, batch.data()).await {
+                Ok(rows) => {
+                    tx.commit().await?;
+                    return Ok(Written {
+                        inserted: rows,
+                        ..Written::default()
+                    });
+                }
+                Err(e) if is_unique_violation(&e) => {
+                    tracing::debug!("keys taken since the check; upserting the batch instead");
+                    tx.rollback().await?;
+                    tx = self.conn.begin().await?;
+                    guard_keys(&mut tx, batched, load_id, batch).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let written = merge_staged(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Creates the partitions of the batch's months not yet made sure of in this load, a run of
+    /// consecutive months per call.
+    async fn ensure_partitions(&mut self, batch: &Batch) -> Result<()> {
+        let missing: Vec<NaiveDate> = batch
+            .months()
+            .filter(|m| !self.ensured_months.contains(m))
+            .collect();
+        for (first, last) in month_runs(&missing, MONTHS_PER_ENSURE) {
+            partitions::ensure_range(self.db, Parent::DailyPrice, first, last).await?;
+        }
+        self.ensured_months.extend(missing);
+        Ok(())
+    }
+
+    /// Gives the session back: to the pool after a clean load, else closed, since a failed
+    /// session may be mid-statement or still hold the load's liveness lock.
+    pub(crate) async fn close(mut self, succeeded: bool) {
+        if succeeded {
+            let cleaned = async {
+                sqlx::query("DROP TABLE IF EXISTS pg_temp.foresto_price_stage")
+                    .execute(&mut *self.conn)
+                    .await?;
+                load_history::release_liveness(&mut self.conn, self.load_id).await
+            };
+            if cleaned.await.is_ok() {
+                return;
+            }
+        }
+        let _ = self.conn.close().await;
+    }
+}
+
+async fn batched_checks_possible(conn: &mut PgConnection) -> Result<bool> {
+    let shape_allows: bool = sqlx::query_scalar(BATCHED_CHECKS_POSSIBLE)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !shape_allows {
+        return Ok(false);
+    }
+    // Superusers may, and roles granted SET on the parameter (PostgreSQL 15+); try it.
+    let mut tx = conn.begin().await?;
+    let permitted = sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .is_ok();
+    tx.rollback().await?;
+    Ok(permitted)
+}
+
+/// With batched key checks: locks the batch's instruments and load row as the per-row foreign
+/// key triggers would, then turns those triggers off for this transaction.
+async fn guard_keys(
+    tx: &mut PgConnection,
+    batched: bool,
+    load_id: i64,
+    batch: &Batch,
+) -> Result<()> {
+    if !batched {
+        return Ok(());
+    }
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await?;
+    let (ids, _, _) = batch.spans();
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "SELECT instrument_id FROM instrument_master WHERE instrument_id = ANY($1) FOR KEY SHARE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    if locked.len() != ids.len() {
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !locked.contains(id))
+            .map(ToString::to_string)
+            .collect();
+        return Err(Error::not_found("instrument", missing.join(", ")));
+    }
+    let load: Option<i64> = sqlx::query_scalar(
+        "SELECT load_id FROM source_load_history WHERE load_id = $1 FOR KEY SHARE",
+    )
+    .bind(load_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    load.map(|_| ())
+        .ok_or_else(|| Error::not_found("load", load_id))
+}
+
+async fn any_stored(tx: &mut PgConnection, batch: &Batch) -> Result<bool> {
+    let (ids, firsts, lasts) = batch.spans();
+    Ok(sqlx::query_scalar(ANY_STORED)
+        .bind(ids)
+        .bind(firsts)
+        .bind(lasts)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
+async fn merge_staged(tx: &mut PgConnection, batch: &Batch) -> Result<Written> {
+    let Some((first, last)) = batch.date_range() else {
+        return Ok(Written::default());
+    };
+    sqlx::query(STAGED_PLAN).execute(&mut *tx).await?;
+    let copy = format!("COPY foresto_price_stage ({COLUMNS}) FROM STDIN");
+    copy_in(&mut *tx, &copy, batch.data()).await?;
+    let (new_keys, written): (i64, i64) = sqlx::query_as(MERGE_STAGE)
+        .bind(first)
+        .bind(last)
+        .fetch_one(&mut *tx)
+        .await?;
+    let written = written as u64;
+    // A key that looked new but was stored concurrently (and updated instead) counts as updated.
+    let inserted = (new_keys as u64).min(written);
+    Ok(Written {
+        inserted,
+        updated: written - inserted,
+        unchanged: batch.rows() - written,
+    })
+}
+
+async fn copy_in(conn: &mut PgConnection, statement: &str, data: &[u8]) -> sqlx::Result<u64> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    for chunk in data.chunks(COPY_CHUNK) {
+        copy.send(chunk).await?;
+    }
+    copy.finish().await
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23505")
+}
+
+/// `months` (sorted first days of months) as runs of consecutive months, at most `max` long,
+/// each as (first month, last month).
+fn month_runs(months: &[NaiveDate], max: usize) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut runs: Vec<(NaiveDate, NaiveDate, usize)> = Vec::new();
+    for &month in months {
+        match runs.last_mut() {
+            Some((_, last, len)) if *len < max && *last + Months::new(1) == month => {
+                *last = month;
+                *len += 1;
+            }
+            _ => runs.push((month, month, 1)),
+        }
+    }
+    runs.into_iter().map(|(first, last, _)| (first, last)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn month(y: i32, m: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, 1).unwrap()
+    }
+
+    #[test]
+    fn months_group_into_bounded_consecutive_runs() {
+        let months = [month(1995, 11), month(1995, 12), month(1996, 1), month(2031, 3), month(2031, 5)];
+        assert_eq!(
+            month_runs(&months, 12),
+            [
+                (month(1995, 11), month(1996, 1)),
+                (month(2031, 3), month(2031, 3)),
+                (month(2031, 5), month(2031, 5))
+            ]
+        );
+        let year: Vec<_> = (1..=12).map(|m| month(2020, m)).chain([month(2021, 1)]).collect();
+        assert_eq!(
+            month_runs(&year, 12),
+            [(month(2020, 1), month(2020, 12)), (month(2021, 1), month(2021, 1))]
+        );
+        assert!(month_runs(&[], 12).is_empty());
+    }
+}
