@@ -6,7 +6,8 @@ use entity::enums::{DataQuality, RebalanceFreq};
 use entity::{daily_return, portfolio_allocation, portfolio_model};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::cache::{CachePolicy, get_or_compute};
