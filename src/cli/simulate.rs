@@ -1,10 +1,169 @@
-//! PLACEHOLDER: replaced by the owner of this subcommand.
+//! `foresto simulate`: simulate a scenario over a date range, served from the result cache when
+//! an identical request is stored.
+
+use chrono::NaiveDate;
+use entity::enums::RebalanceFreq;
+use entity::simulation_summary;
+use foresto::simulation::{self, CachePolicy, SimulationOutcome, SimulationRequest, Subject};
+use rust_decimal::Decimal;
+use serde::Serialize;
 
 use super::Context;
+use super::output::{print_json, print_table};
+use super::portfolios::{code, parse_code};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Scenario id, e.g. GROWTH.
+    #[arg(long)]
+    scenario: String,
+    /// First day of the window (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    start: NaiveDate,
+    /// Last day of the window (YYYY-MM-DD), after --start.
+    #[arg(long, value_name = "DATE")]
+    end: NaiveDate,
+    /// Initial amount (positive, at most 2 decimals).
+    #[arg(long)]
+    amount: Decimal,
+    /// NONE, MONTHLY, QUARTERLY or ANNUAL; default: the portfolio's own.
+    #[arg(long, value_parser = parse_code::<RebalanceFreq>)]
+    rebalance: Option<RebalanceFreq>,
+    /// Annual risk-free rate as a fraction (0.03 = 3 %), for Sharpe and Sortino.
+    #[arg(long, default_value = "0")]
+    rf: Decimal,
+    /// Tolerable loss from the high-water mark, in percent (e.g. 20); the result says whether
+    /// and when the path breached it.
+    #[arg(long, value_name = "PCT")]
+    max_loss: Option<Decimal>,
+    /// Days the stored result stays valid (0 or none: forever); default:
+    /// $FORESTO_RESULT_TTL_DAYS, else 30.
+    #[arg(long, value_name = "N")]
+    ttl_days: Option<String>,
+    /// User id recorded on a newly computed run (not part of the request hash).
+    #[arg(long)]
+    user: Option<i64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
 
-pub async fn run(_args: Args, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!("PLACEHOLDER")
+/// The `--json` document.
+#[derive(Serialize)]
+struct Report<'a> {
+    run_id: i64,
+    request_hash: &'a str,
+    cache_hit: bool,
+    engine_version: &'a str,
+    summary: &'a simulation_summary::Model,
+    loss_limit_breached: Option<bool>,
+    first_breach_date: Option<NaiveDate>,
+    filled_returns: Option<u32>,
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let mut policy = CachePolicy::from_config()?;
+    if let Some(days) = &args.ttl_days {
+        policy.ttl = foresto::config::parse_ttl_days(days)?;
+    }
+    let request = SimulationRequest {
+        subject: Subject::Scenario {
+            scenario_id: args.scenario,
+        },
+        start_date: args.start,
+        end_date: args.end,
+        initial_amount: args.amount,
+        rebalance_freq: args.rebalance,
+        risk_free_rate: args.rf,
+        max_loss_limit_pct: args.max_loss,
+        engine_version: foresto::config::engine_version()?,
+        user_id: args.user,
+    };
+    let db = ctx.db().await?;
+    let outcome = simulation::simulate(&db, &request, &policy).await?;
+    let run = &outcome.stored.run;
+    let report = Report {
+        run_id: run.run_id,
+        request_hash: &run.request_hash,
+        cache_hit: outcome.cache_hit,
+        engine_version: &run.engine_version,
+        summary: &outcome.stored.summary,
+        loss_limit_breached: outcome.loss_limit_breached,
+        first_breach_date: outcome.first_breach_date,
+        filled_returns: outcome.filled_returns,
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    print_text(&outcome, &report);
+    Ok(())
+}
+
+fn print_text(outcome: &SimulationOutcome, report: &Report) {
+    let run = &outcome.stored.run;
+    println!(
+        "run {} ({}) — request hash {}",
+        run.run_id,
+        if report.cache_hit {
+            "cache hit"
+        } else {
+            "computed"
+        },
+        run.request_hash
+    );
+    println!(
+        "scenario {} from {} to {}, amount {}, rebalance {}, engine {}, expires {}",
+        run.scenario_id.as_deref().unwrap_or("-"),
+        run.start_date,
+        run.end_date,
+        run.initial_amount,
+        code(run.rebalance_freq),
+        run.engine_version,
+        run.expires_at
+            .map_or("never".to_owned(), |t| t.to_rfc3339()),
+    );
+    let mut rows = summary_rows(report.summary);
+    if let Some(breached) = report.loss_limit_breached {
+        let verdict = match report.first_breach_date {
+            Some(date) if breached => format!("breached, first on {date}"),
+            _ => "not breached".to_owned(),
+        };
+        rows.push(vec![
+            format!(
+                "loss limit {} %",
+                run.max_loss_limit_pct.unwrap_or_default()
+            ),
+            verdict,
+        ]);
+    }
+    if let Some(filled) = report.filled_returns {
+        rows.push(vec![
+            "missing returns taken as 0".into(),
+            filled.to_string(),
+        ]);
+    }
+    print_table(&["FIGURE", "VALUE"], &rows);
+}
+
+/// The summary figures as label/value rows; NULL shows as `-`.
+pub(super) fn summary_rows(s: &simulation_summary::Model) -> Vec<Vec<String>> {
+    let decimal = |v: Option<Decimal>| v.map_or_else(|| "-".to_owned(), |d| d.to_string());
+    let int = |v: Option<i32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    [
+        ("final value", decimal(s.final_value)),
+        ("total return %", s.total_return.to_string()),
+        ("CAGR %", decimal(s.cagr)),
+        ("volatility %", decimal(s.volatility)),
+        ("Sharpe", decimal(s.sharpe_ratio)),
+        ("Sortino", decimal(s.sortino_ratio)),
+        ("max drawdown %", s.max_drawdown.to_string()),
+        ("max recovery days", int(s.max_recovery_days)),
+        ("worst 1m return %", decimal(s.worst_1m_return)),
+        ("worst 3m return %", decimal(s.worst_3m_return)),
+        ("trading days", int(s.trading_days)),
+        ("rebalances", int(s.rebalance_count)),
+    ]
+    .into_iter()
+    .map(|(label, value)| vec![label.to_owned(), value])
+    .collect()
 }
