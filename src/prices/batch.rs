@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write as _;
 
-use chrono::{Datelike, NaiveDate};
 use super::values::Bar;
 use crate::partitions::month_start;
+use chrono::{Datelike, NaiveDate};
 
 /// The columns every batch carries, in COPY order.
 pub(crate) const COLUMNS: &str = "instrument_id, trade_date, open_price, high_price, low_price, \
@@ -91,7 +91,10 @@ impl Batch {
 
     /// The earliest and latest trade date of the batch.
     pub(crate) fn date_range(&self) -> Option<(NaiveDate, NaiveDate)> {
-        self.spans.values().copied().reduce(|(f1, l1), (f2, l2)| (f1.min(f2), l1.max(l2)))
+        self.spans
+            .values()
+            .copied()
+            .reduce(|(f1, l1), (f2, l2)| (f1.min(f2), l1.max(l2)))
     }
 
     /// Instrument ids with, for each, its first and last trade date in this batch (three
@@ -131,7 +134,12 @@ mod tests {
             volume: Some(1200),
         };
         batch.push(7, day(1995, 3, 1), &full, 42);
-        batch.push(8, day(2031, 12, 31), &Bar::adjusted_close("2".parse().unwrap()), 42);
+        batch.push(
+            8,
+            day(2031, 12, 31),
+            &Bar::adjusted_close("2".parse().unwrap()),
+            42,
+        );
         assert_eq!(
             String::from_utf8(batch.data().to_vec()).unwrap(),
             "7\t1995-03-01\t10.5\t11\t10\t10.7500\t\\N\t1200\t42\n\
@@ -144,20 +152,31 @@ mod tests {
     fn keys_are_summarised_per_instrument_and_month() {
         let mut batch = Batch::with_capacity(4);
         let bar = Bar::adjusted_close(Decimal::ONE);
-        for (id, date) in [(1, day(2020, 1, 31)), (1, day(2020, 3, 2)), (2, day(2019, 12, 31)), (1, day(2020, 1, 2))] {
+        for (id, date) in [
+            (1, day(2020, 1, 31)),
+            (1, day(2020, 3, 2)),
+            (2, day(2019, 12, 31)),
+            (1, day(2020, 1, 2)),
+        ] {
             batch.push(id, date, &bar, 1);
         }
         assert_eq!(
             batch.months().collect::<Vec<_>>(),
             [day(2019, 12, 1), day(2020, 1, 1), day(2020, 3, 1)]
         );
-        assert_eq!(batch.date_range(), Some((day(2019, 12, 31), day(2020, 3, 2))));
+        assert_eq!(
+            batch.date_range(),
+            Some((day(2019, 12, 31), day(2020, 3, 2)))
+        );
         let (ids, firsts, lasts) = batch.spans();
         let mut spans: Vec<_> = ids.into_iter().zip(firsts).zip(lasts).collect();
         spans.sort();
         assert_eq!(
             spans,
-            [((1, day(2020, 1, 2)), day(2020, 3, 2)), ((2, day(2019, 12, 31)), day(2019, 12, 31))]
+            [
+                ((1, day(2020, 1, 2)), day(2020, 3, 2)),
+                ((2, day(2019, 12, 31)), day(2019, 12, 31))
+            ]
         );
     }
 }

@@ -14,7 +14,11 @@ impl Header {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let n = if i == 0 { n.trim_start_matches('\u{feff}') } else { n };
+                let n = if i == 0 {
+                    n.trim_start_matches('\u{feff}')
+                } else {
+                    n
+                };
                 n.trim().to_owned()
             })
             .collect();

@@ -155,15 +155,35 @@ mod tests {
             layout(&["Date", "SPY", "QQQ"], None).unwrap(),
             Layout::Wide(vec!["SPY".into(), "QQQ".into()])
         );
-        assert!(layout(&["when", "SPY"], None).unwrap_err().contains("cannot tell"));
+        assert!(
+            layout(&["when", "SPY"], None)
+                .unwrap_err()
+                .contains("cannot tell")
+        );
     }
 
     #[test]
     fn a_given_format_is_checked_against_the_header() {
-        assert!(layout(&["Date", "SPY"], Some(Format::Long)).unwrap_err().contains("unknown column 'Date'"));
-        assert!(layout(&["ticker", "trade_date"], Some(Format::Long)).unwrap_err().contains("'close'"));
-        assert!(layout(&["ticker", "close"], Some(Format::Wide)).unwrap_err().contains("first column"));
-        assert!(layout(&["Date"], Some(Format::Wide)).unwrap_err().contains("at least one ticker"));
+        assert!(
+            layout(&["Date", "SPY"], Some(Format::Long))
+                .unwrap_err()
+                .contains("unknown column 'Date'")
+        );
+        assert!(
+            layout(&["ticker", "trade_date"], Some(Format::Long))
+                .unwrap_err()
+                .contains("'close'")
+        );
+        assert!(
+            layout(&["ticker", "close"], Some(Format::Wide))
+                .unwrap_err()
+                .contains("first column")
+        );
+        assert!(
+            layout(&["Date"], Some(Format::Wide))
+                .unwrap_err()
+                .contains("at least one ticker")
+        );
     }
 
     #[test]

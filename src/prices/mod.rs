@@ -191,7 +191,10 @@ pub async fn load_file(
     check(options)?;
     let source_name = options.source_name.clone().unwrap_or_else(|| {
         path.file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            .map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
             .chars()
             .take(100)
             .collect()
@@ -346,7 +349,10 @@ async fn conclude(
     let recorded = load_history::finish(db, load_id, &outcome).await;
     if let Some(error) = error {
         if let Err(e) = recorded {
-            tracing::warn!(load_id, "could not record the failed load (it stays STARTED): {e}");
+            tracing::warn!(
+                load_id,
+                "could not record the failed load (it stays STARTED): {e}"
+            );
         }
         return Err(error);
     }

@@ -221,7 +221,9 @@ impl Parser {
             match parse_price(ticker, cell) {
                 Ok(None) => {}
                 Ok(Some(price)) => {
-                    if let Flow::Hangup = self.accept(line, ticker, date, Bar::adjusted_close(price))? {
+                    if let Flow::Hangup =
+                        self.accept(line, ticker, date, Bar::adjusted_close(price))?
+                    {
                         return Ok(Flow::Hangup);
                     }
                 }

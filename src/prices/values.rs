@@ -35,7 +35,9 @@ impl Bar {
     /// Why the bar as a whole is inconsistent, if it is.
     pub(crate) fn problem(&self) -> Option<String> {
         match (self.high, self.low) {
-            (Some(high), Some(low)) if high < low => Some(format!("high {high} is below low {low}")),
+            (Some(high), Some(low)) if high < low => {
+                Some(format!("high {high} is below low {low}"))
+            }
             _ => None,
         }
     }
@@ -81,9 +83,8 @@ fn is_number(text: &str) -> bool {
     let whole = parts.next().unwrap_or("");
     let fraction = parts.next().unwrap_or("");
     let all_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
-    let mantissa_ok = !(whole.is_empty() && fraction.is_empty())
-        && all_digits(whole)
-        && all_digits(fraction);
+    let mantissa_ok =
+        !(whole.is_empty() && fraction.is_empty()) && all_digits(whole) && all_digits(fraction);
     let exponent_ok = exponent.is_none_or(|e| {
         let e = unsigned(e);
         !e.is_empty() && all_digits(e)
@@ -159,27 +160,55 @@ mod tests {
 
     #[test]
     fn dates_are_strict_iso() {
-        assert_eq!(parse_date("1993-01-29"), Ok(NaiveDate::from_ymd_opt(1993, 1, 29).unwrap()));
-        assert_eq!(parse_date(" 2031-12-31 "), Ok(NaiveDate::from_ymd_opt(2031, 12, 31).unwrap()));
-        for bad in ["2024-02-30", "2024-13-01", "01/02/2024", "2024-1-2", "20240102", "x"] {
-            assert!(parse_date(bad).unwrap_err().contains("is not a date"), "{bad}");
+        assert_eq!(
+            parse_date("1993-01-29"),
+            Ok(NaiveDate::from_ymd_opt(1993, 1, 29).unwrap())
+        );
+        assert_eq!(
+            parse_date(" 2031-12-31 "),
+            Ok(NaiveDate::from_ymd_opt(2031, 12, 31).unwrap())
+        );
+        for bad in [
+            "2024-02-30",
+            "2024-13-01",
+            "01/02/2024",
+            "2024-1-2",
+            "20240102",
+            "x",
+        ] {
+            assert!(
+                parse_date(bad).unwrap_err().contains("is not a date"),
+                "{bad}"
+            );
         }
         assert_eq!(parse_date(""), Err("missing trade date".into()));
     }
 
     #[test]
     fn prices_round_to_four_decimals_and_must_stay_positive() {
-        assert_eq!(parse_price("close", "114.08000183105467"), Ok(Some(d("114.0800"))));
+        assert_eq!(
+            parse_price("close", "114.08000183105467"),
+            Ok(Some(d("114.0800")))
+        );
         assert_eq!(parse_price("close", "1.00005"), Ok(Some(d("1.0001"))));
         assert_eq!(parse_price("close", "1.5e2"), Ok(Some(d("150"))));
         assert_eq!(parse_price("close", "  "), Ok(None));
-        assert_eq!(parse_price("close", "99999999999999.9999"), Ok(Some(d("99999999999999.9999"))));
+        assert_eq!(
+            parse_price("close", "99999999999999.9999"),
+            Ok(Some(d("99999999999999.9999")))
+        );
         let err = |s: &str| parse_price("close", s).unwrap_err();
         assert_eq!(err("0"), "close 0 is not positive");
         assert_eq!(err("-1.5"), "close -1.5 is not positive");
         assert_eq!(err("0.00004"), "close 0.00004 rounds to 0 at 4 decimals");
-        assert_eq!(err("100000000000000"), "close 100000000000000 does not fit NUMERIC(18,4)");
-        assert_eq!(err("99999999999999.99995"), "close 99999999999999.99995 does not fit NUMERIC(18,4)");
+        assert_eq!(
+            err("100000000000000"),
+            "close 100000000000000 does not fit NUMERIC(18,4)"
+        );
+        assert_eq!(
+            err("99999999999999.99995"),
+            "close 99999999999999.99995 does not fit NUMERIC(18,4)"
+        );
         assert_eq!(err("1e40"), "close 1e40 does not fit NUMERIC(18,4)");
         for nan in ["abc", "NaN", "inf", "1_000", "1.2.3", ".", "1e", "--1"] {
             assert!(err(nan).ends_with("is not a number"), "{nan}");
@@ -193,9 +222,18 @@ mod tests {
         assert_eq!(parse_volume("0"), Ok(Some(0)));
         assert_eq!(parse_volume(""), Ok(None));
         assert_eq!(parse_volume("-5").unwrap_err(), "volume -5 is negative");
-        assert_eq!(parse_volume("1.5").unwrap_err(), "volume 1.5 is not a whole number");
-        assert_eq!(parse_volume("9223372036854775808").unwrap_err(), "volume 9223372036854775808 does not fit BIGINT");
-        assert_eq!(parse_volume("lots").unwrap_err(), "volume 'lots' is not a number");
+        assert_eq!(
+            parse_volume("1.5").unwrap_err(),
+            "volume 1.5 is not a whole number"
+        );
+        assert_eq!(
+            parse_volume("9223372036854775808").unwrap_err(),
+            "volume 9223372036854775808 does not fit BIGINT"
+        );
+        assert_eq!(
+            parse_volume("lots").unwrap_err(),
+            "volume 'lots' is not a number"
+        );
     }
 
     #[test]

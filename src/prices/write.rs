@@ -90,20 +90,23 @@ const ANY_STORED: &str = "
                         WHERE d.instrument_id = r.instrument_id
                           AND d.trade_date BETWEEN r.first_date AND r.last_date))";
 
-/// One index probe per staged record (a hash join would read every stored row of the date
-/// range); no JIT for a statement run once per batch.
+/// The stored rows to compare with are read in one index scan and joined in one pass: a per-row
+/// probe would re-scan every partition's subplan for each record. No JIT for a statement run
+/// once per batch; memory enough for a batch's sort or hash.
 const STAGED_PLAN: &str = "
-    SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-           set_config('jit', 'off', true)";
+    SELECT set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true),
+           set_config('work_mem', '64MB', true)";
 
 /// Writes the staged records that are new or differ; returns (new keys, rows written).
 const MERGE_STAGE: &str = "
     WITH changed AS MATERIALIZED (
         SELECT s.*, e.instrument_id IS NULL AS is_new
           FROM foresto_price_stage s
-          LEFT JOIN daily_price e
+          LEFT JOIN (SELECT instrument_id, trade_date, open_price, high_price, low_price,
+                            close_price, adj_close_price, volume
+                       FROM daily_price
+                      WHERE instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3) e
                  ON e.instrument_id = s.instrument_id AND e.trade_date = s.trade_date
-                AND e.trade_date BETWEEN $1 AND $2
          WHERE e.instrument_id IS NULL
             OR (e.open_price, e.high_price, e.low_price, e.close_price, e.adj_close_price, e.volume)
                IS DISTINCT FROM
@@ -306,7 +309,9 @@ async fn merge_staged(tx: &mut PgConnection, batch: &Batch) -> Result<Written> {
     sqlx::query(STAGED_PLAN).execute(&mut *tx).await?;
     let copy = format!("COPY foresto_price_stage ({COLUMNS}) FROM STDIN");
     copy_in(&mut *tx, &copy, batch.data()).await?;
+    let (ids, _, _) = batch.spans();
     let (new_keys, written): (i64, i64) = sqlx::query_as(MERGE_STAGE)
+        .bind(ids)
         .bind(first)
         .bind(last)
         .fetch_one(&mut *tx)
@@ -348,7 +353,9 @@ fn month_runs(months: &[NaiveDate], max: usize) -> Vec<(NaiveDate, NaiveDate)> {
             _ => runs.push((month, month, 1)),
         }
     }
-    runs.into_iter().map(|(first, last, _)| (first, last)).collect()
+    runs.into_iter()
+        .map(|(first, last, _)| (first, last))
+        .collect()
 }
 
 #[cfg(test)]
@@ -361,7 +368,13 @@ mod tests {
 
     #[test]
     fn months_group_into_bounded_consecutive_runs() {
-        let months = [month(1995, 11), month(1995, 12), month(1996, 1), month(2031, 3), month(2031, 5)];
+        let months = [
+            month(1995, 11),
+            month(1995, 12),
+            month(1996, 1),
+            month(2031, 3),
+            month(2031, 5),
+        ];
         assert_eq!(
             month_runs(&months, 12),
             [
@@ -370,10 +383,16 @@ mod tests {
                 (month(2031, 5), month(2031, 5))
             ]
         );
-        let year: Vec<_> = (1..=12).map(|m| month(2020, m)).chain([month(2021, 1)]).collect();
+        let year: Vec<_> = (1..=12)
+            .map(|m| month(2020, m))
+            .chain([month(2021, 1)])
+            .collect();
         assert_eq!(
             month_runs(&year, 12),
-            [(month(2020, 1), month(2020, 12)), (month(2021, 1), month(2021, 1))]
+            [
+                (month(2020, 1), month(2020, 12)),
+                (month(2021, 1), month(2021, 1))
+            ]
         );
         assert!(month_runs(&[], 12).is_empty());
     }
