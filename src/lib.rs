@@ -3,6 +3,7 @@
 //!
 //! Every service function takes `&C where C: sea_orm::ConnectionTrait` (a connection or a
 //! transaction), returns typed values, and fails with [`Error`].
+pub mod chart;
 pub mod config;
 pub mod db;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod prices;
 pub mod returns;
 pub mod scenarios;
 pub mod simulation;
+pub mod stats;
 pub mod testing;
 
 pub use error::{Error, Result};

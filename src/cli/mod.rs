@@ -12,6 +12,7 @@ mod returns;
 mod runs;
 mod scenarios;
 mod simulate;
+mod stats;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -53,6 +54,8 @@ enum Command {
     Runs(runs::Args),
     /// The managed local PostgreSQL server (used when no database is configured).
     Local(local::Args),
+    /// Operations view: sizes, index use, cache hits, partition coverage, house-keeping.
+    Stats(stats::Args),
 }
 
 /// What every subcommand gets: where the database is.
@@ -145,5 +148,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args, &ctx).await,
         Command::Runs(args) => runs::run(args, &ctx).await,
         Command::Local(args) => local::run(args).await,
+        Command::Stats(args) => stats::run(args, &ctx).await,
     }
 }

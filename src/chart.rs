@@ -1,0 +1,261 @@
+//! Charts of simulation paths: cumulative return of one or more runs on one date axis, with
+//! their drawdowns beneath, written as SVG or PNG.
+//!
+//! Text is drawn with a font embedded in the binary (Ubuntu Light, from `epaint_default_fonts`),
+//! so PNG output needs no system fonts; SVG names the `sans-serif` family and lets the viewer
+//! render it.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// One line of the chart: a run's path as `(date, cumulative return, drawdown)`, both fractions.
+#[derive(Debug, Clone)]
+pub struct ChartSeries {
+    /// Legend text, e.g. `Growth 2007-10-01..2009-12-31 NONE`.
+    pub label: String,
+    /// The path, in date order.
+    pub points: Vec<(NaiveDate, f64, f64)>,
+}
+
+const SIZE: (u32, u32) = (1400, 900);
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The font is a known-good TTF compiled into the binary; registering it cannot fail
+        // for reasons a caller could act on, and a failure only degrades text rendering.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+fn draw_err(e: impl std::fmt::Display) -> Error {
+    Error::invalid("chart", e.to_string())
+}
+
+/// Writes the chart of `series` to `out`: SVG when the file name ends in `.svg`, PNG when it
+/// ends in `.png`.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for another extension, no series, or a series without points;
+/// [`Error::Io`] when the file cannot be written.
+pub fn render(series: &[ChartSeries], title: &str, out: &Path) -> Result<()> {
+    if series.is_empty() || series.iter().any(|s| s.points.is_empty()) {
+        return Err(Error::invalid(
+            "chart",
+            "every series needs at least one point",
+        ));
+    }
+    register_font();
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") => {
+            let root = SVGBackend::new(out, SIZE).into_drawing_area();
+            draw(&root, series, title)?;
+            root.present().map_err(|e| write_err(out, e))
+        }
+        Some("png") => {
+            let root = BitMapBackend::new(out, SIZE).into_drawing_area();
+            draw(&root, series, title)?;
+            root.present().map_err(|e| write_err(out, e))
+        }
+        _ => Err(Error::invalid(
+            "chart file",
+            format!("{}: use a .svg or .png file name", out.display()),
+        )),
+    }
+}
+
+fn write_err(out: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(out, std::io::Error::other(e.to_string()))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[ChartSeries],
+    title: &str,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(draw_err)?;
+    let root = root.titled(title, ("sans-serif", 30)).map_err(draw_err)?;
+    let (upper, lower) = root.split_vertically(SIZE.1 * 62 / 100);
+
+    let first = series
+        .iter()
+        .filter_map(|s| s.points.first())
+        .map(|p| p.0)
+        .min();
+    let last = series
+        .iter()
+        .filter_map(|s| s.points.last())
+        .map(|p| p.0)
+        .max();
+    let (Some(first), Some(mut last)) = (first, last) else {
+        return Err(Error::invalid("chart", "no points"));
+    };
+    if last == first {
+        last = first + chrono::Days::new(1);
+    }
+    let values = || series.iter().flat_map(|s| s.points.iter());
+    let (ret_min, ret_max) = padded_range(values().map(|p| p.1 * 100.0));
+    let (dd_min, _) = padded_range(values().map(|p| p.2 * 100.0).chain([0.0]));
+
+    let mut returns = ChartBuilder::on(&upper)
+        .margin(15)
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .caption("Cumulative return (%)", ("sans-serif", 22))
+        .build_cartesian_2d(first..last, ret_min..ret_max)
+        .map_err(draw_err)?;
+    returns
+        .configure_mesh()
+        .x_labels(10)
+        .x_label_formatter(&|d| d.format("%Y-%m").to_string())
+        .y_label_formatter(&|v| format!("{v:.0}%"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        returns
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|p| (p.0, p.1 * 100.0)),
+                color.stroke_width(2),
+            ))
+            .map_err(draw_err)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    returns
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 17))
+        .draw()
+        .map_err(draw_err)?;
+
+    let mut drawdowns = ChartBuilder::on(&lower)
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(80)
+        .caption("Drawdown (%)", ("sans-serif", 22))
+        .build_cartesian_2d(first..last, dd_min..0.0)
+        .map_err(draw_err)?;
+    drawdowns
+        .configure_mesh()
+        .x_labels(10)
+        .x_label_formatter(&|d| d.format("%Y-%m").to_string())
+        .y_label_formatter(&|v| format!("{v:.0}%"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        drawdowns
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|p| (p.0, p.2 * 100.0)),
+                color.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// The range of `values` with 5 % head-room on both sides (and a non-empty span).
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (-1.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(0.5);
+    (lo - pad, hi + pad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series() -> Vec<ChartSeries> {
+        let start = NaiveDate::from_ymd_opt(2008, 1, 2).unwrap();
+        let points = |drift: f64| {
+            (0..300)
+                .map(|i| {
+                    let d = start + chrono::Days::new(i);
+                    let r = drift * i as f64 + 0.05 * (i as f64 / 20.0).sin();
+                    (d, r, (r - 0.1).min(0.0))
+                })
+                .collect()
+        };
+        vec![
+            ChartSeries {
+                label: "Growth".into(),
+                points: points(0.001),
+            },
+            ChartSeries {
+                label: "Defensive".into(),
+                points: points(-0.0005),
+            },
+        ]
+    }
+
+    #[test]
+    fn writes_svg_with_dates_legend_and_both_panels() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.svg");
+        render(&series(), "Scenarios", &out).unwrap();
+        let svg = std::fs::read_to_string(&out).unwrap();
+        for text in [
+            "Growth",
+            "Defensive",
+            "Cumulative return (%)",
+            "Drawdown (%)",
+            "2008-03",
+            "Scenarios",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+    }
+
+    #[test]
+    fn writes_a_png_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.png");
+        render(&series(), "Scenarios", &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    #[test]
+    fn rejects_unknown_extensions_and_empty_series() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(render(&series(), "t", &dir.path().join("c.pdf")).is_err());
+        assert!(render(&[], "t", &dir.path().join("c.svg")).is_err());
+    }
+}
