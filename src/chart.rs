@@ -12,6 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::simulation::{RunKey, runs};
 
 /// One line of the chart: a run's path as `(date, cumulative return, drawdown)`, both fractions.
 #[derive(Debug, Clone)]
@@ -20,6 +21,50 @@ pub struct ChartSeries {
     pub label: String,
     /// The path, in date order.
     pub points: Vec<(NaiveDate, f64, f64)>,
+}
+
+/// The chart line of a stored run: its path's cumulative return and drawdown, labelled with the
+/// scenario's English name (else its id), window and rebalance frequency.
+///
+/// # Errors
+/// [`Error::NotFound`] when the run does not exist; database errors.
+pub async fn run_series<C: sea_orm::ConnectionTrait>(db: &C, key: &RunKey) -> Result<ChartSeries> {
+    use sea_orm::{ActiveEnum, EntityTrait};
+    let run = runs::find(db, key).await?;
+    let scenario = match &run.scenario_id {
+        Some(id) => entity::scenario_definition::Entity::find_by_id(id.clone())
+            .one(db)
+            .await?
+            .map(|s| s.name_en.unwrap_or(s.scenario_id)),
+        None => None,
+    };
+    let rebalance = run
+        .rebalance_freq
+        .map(|r| format!(" · {}", r.to_value()))
+        .unwrap_or_default();
+    let label = format!(
+        "{} · {} → {}{rebalance}",
+        scenario.unwrap_or_else(|| format!("run {}", run.run_id)),
+        run.start_date,
+        run.end_date
+    );
+    let fraction = |d: Option<rust_decimal::Decimal>| {
+        d.and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d))
+    };
+    // Path rows always carry both figures when written by the engine; a hand-written row
+    // without them is left out of the line rather than drawn as zero.
+    let points = runs::path(db, run.run_id)
+        .await?
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.date,
+                fraction(p.cumulative_return)?,
+                fraction(p.drawdown)?,
+            ))
+        })
+        .collect();
+    Ok(ChartSeries { label, points })
 }
 
 const SIZE: (u32, u32) = (1400, 900);

@@ -1,4 +1,4 @@
-//! `foresto runs list|show|cleanup`: stored simulation runs.
+//! `foresto runs list|show|cleanup|chart`: stored simulation runs.
 
 use std::path::PathBuf;
 
@@ -67,6 +67,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         archive: Option<PathBuf>,
     },
+    /// Chart runs on one time axis: cumulative return above, drawdown beneath (SVG or PNG).
+    Chart {
+        /// Run ids or request hashes.
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// Output file; the extension (.svg or .png) picks the format.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Chart title.
+        #[arg(long, default_value = "Foresto simulation runs")]
+        title: String,
+    },
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -118,6 +130,15 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 });
             }
             print_run(&run, summary.as_ref(), path.as_deref())
+        }
+        Command::Chart { runs, out, title } => {
+            let mut series = Vec::with_capacity(runs.len());
+            for run in &runs {
+                series.push(foresto::chart::run_series(&db, &run.parse()?).await?);
+            }
+            foresto::chart::render(&series, &title, &out)?;
+            println!("wrote {} ({} runs)", out.display(), series.len());
+            Ok(())
         }
         Command::Cleanup {
             dry_run,
