@@ -9,6 +9,10 @@
 //! ties up a pool's connections. No RUNNING row is written: a run exists only complete, with its
 //! summary and path. RUNNING rows written by other tools are respected while younger than
 //! [`CachePolicy::stale_after`] and taken over after; FAILED and expired runs are replaced.
+//!
+//! The computing caller also share-locks the request's scenario row until its run is stored, so
+//! a new portfolio version (which expires the scenario's cached runs) can never slip in between
+//! the computation reading the versions and the run becoming visible.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -41,13 +45,14 @@ pub struct CachePolicy {
 
 impl Default for CachePolicy {
     /// The default TTL ([`crate::config::DEFAULT_RESULT_TTL_DAYS`]), RUNNING rows stale after
-    /// 15 minutes, polling every 50 ms for at most 10 minutes.
+    /// 5 minutes, polling every 50 ms for at most 6 minutes — longer than the stale timeout, so
+    /// that one call outlasts an abandoned RUNNING row.
     fn default() -> Self {
         Self {
             ttl: Some(TimeDelta::days(crate::config::DEFAULT_RESULT_TTL_DAYS)),
-            stale_after: TimeDelta::minutes(15),
+            stale_after: TimeDelta::minutes(5),
             poll_interval: Duration::from_millis(50),
-            max_wait: Duration::from_secs(600),
+            max_wait: Duration::from_secs(360),
         }
     }
 }

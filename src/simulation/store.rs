@@ -42,6 +42,7 @@ pub struct StoredRun {
 ///
 /// # Errors
 /// When the database refuses.
+#[tracing::instrument(skip_all, fields(rows = path.len()))]
 pub async fn ensure_path_partitions<C: ConnectionTrait>(
     db: &C,
     path: &[StoredPathPoint],
