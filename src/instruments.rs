@@ -375,11 +375,21 @@ where
     Ok(report)
 }
 
+/// type, ticker, exchange, currency, Korean name, English name.
+type SeedRow = (
+    InstrumentType,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
 /// The instrument universe of the original project: KRX ETFs (KRW), US ETFs (USD), indices and
 /// FX rates, with their exchanges and names.
 pub fn seed_universe() -> Vec<NewInstrument> {
     use InstrumentType::{Etf, Fx, Index};
-    let rows: [(InstrumentType, &str, &str, &str, Option<&str>, &str); 25] = [
+    let rows: [SeedRow; 25] = [
         (Etf, "069500", "KRX", "KRW", Some("KODEX 200"), "KODEX 200"),
         (
             Etf,

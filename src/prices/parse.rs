@@ -132,7 +132,7 @@ impl Parser {
                 },
             }
             records += 1;
-            if let Some(report) = progress.filter(|_| records % PROGRESS_EVERY == 0) {
+            if let Some(report) = progress.filter(|_| records.is_multiple_of(PROGRESS_EVERY)) {
                 report(Progress {
                     bytes_read: reader.position().byte(),
                     records_read: records,
