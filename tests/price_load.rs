@@ -5,13 +5,16 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entity::enums::{InstrumentType, LoadStatus};
 use foresto::Error;
 use foresto::instruments::{self, NewInstrument};
 use foresto::load_history;
-use foresto::prices::{self, Format, KeyChecks, LoadOptions, LoadReport, Reject, TickerMatch};
+use foresto::prices::{
+    self, Format, KeyChecks, LoadOptions, LoadReport, Progress, Reject, TickerMatch,
+};
 use sea_orm::DatabaseConnection;
 use sqlx::Connection;
 use support::{TestDatabase, count, exec, strings};
@@ -350,10 +353,12 @@ async fn a_reload_rewrites_only_new_and_changed_rows() {
         "second.csv",
         "ticker,trade_date,close,volume\nSPY,2024-01-02,10.00,100\nSPY,2024-01-03,11.5,110\nSPY,2024-01-04,12,\nSPY,2024-01-05,13,130\n",
     );
+    // xmin changes when a row is rewritten, xmax when it is merely locked (as ON CONFLICT DO
+    // UPDATE does before it evaluates its WHERE): unchanged rows must keep both.
     let versions = || {
         strings(
             t.conn(),
-            "SELECT trade_date || ' ' || xmin || ' ' || load_id FROM daily_price ORDER BY trade_date",
+            "SELECT concat_ws(' ', trade_date, xmin, xmax, load_id) FROM daily_price ORDER BY trade_date",
         )
     };
 
@@ -565,6 +570,7 @@ async fn the_bundled_etf_file_loads_without_its_weekend_fills() {
     let t = TestDatabase::migrated().await;
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data/etf-prices/etf_adjusted_close_sample.csv");
+    let last_progress = Arc::new(Mutex::new(None));
     let options = LoadOptions {
         tickers: TickerMatch::Register {
             instrument_type: InstrumentType::Etf,
@@ -573,10 +579,23 @@ async fn the_bundled_etf_file_loads_without_its_weekend_fills() {
         },
         skip_weekend_fill: true,
         batch_size: 20_000,
+        progress: Some(Arc::new({
+            let last = Arc::clone(&last_progress);
+            move |p: Progress| *last.lock().unwrap() = Some(p)
+        })),
         ..LoadOptions::default()
     };
 
     let report = load(t.conn(), &path, &options).await;
+
+    assert_eq!(
+        *last_progress.lock().unwrap(),
+        Some(Progress {
+            bytes_read: std::fs::metadata(&path).unwrap().len(),
+            records_read: 8614
+        }),
+        "progress ends at the end of the file"
+    );
 
     assert_eq!(report.status, LoadStatus::Success);
     assert_eq!(report.records_failed, 0);
@@ -679,6 +698,70 @@ async fn records_far_outside_the_premade_partitions_get_monthly_partitions_of_th
     );
 }
 
+/// Waits until a `COPY daily_price` of this database waits for a lock.
+async fn wait_for_blocked_copy(db: &DatabaseConnection) {
+    let blocked = "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                      AND query LIKE 'COPY daily_price%'";
+    for _ in 0..600 {
+        if count(db, blocked).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no COPY into daily_price ever waited for a lock");
+}
+
+#[tokio::test]
+async fn a_key_stored_by_another_session_during_a_direct_copy_is_upserted_instead() {
+    let t = TestDatabase::migrated().await;
+    let ids = register(t.conn(), &[("SPY", "NYSE")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "three.csv",
+        "ticker,trade_date,close\nSPY,2024-01-02,1\nSPY,2024-01-03,2\nSPY,2024-01-04,3\n",
+    );
+    // Not yet committed when the load looks, so the load takes the direct COPY path and then
+    // runs into the key.
+    let mut other = sqlx::PgConnection::connect(t.url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query(
+        "INSERT INTO daily_price (instrument_id, trade_date, close_price) VALUES ($1, '2024-01-03', 99)",
+    )
+    .bind(ids[0])
+    .execute(&mut other)
+    .await
+    .unwrap();
+
+    let loading = {
+        let (db, path) = (t.conn().clone(), path.clone());
+        tokio::spawn(async move { prices::load_file(&db, &path, &LoadOptions::default()).await })
+    };
+    wait_for_blocked_copy(t.conn()).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let report = loading.await.unwrap().unwrap();
+
+    assert_eq!(report.status, LoadStatus::Success);
+    assert_eq!(
+        (
+            report.records_loaded,
+            report.records_inserted,
+            report.records_updated
+        ),
+        (3, 2, 1)
+    );
+    let id = report.load_id;
+    assert_eq!(
+        rows(t.conn()).await,
+        [
+            format!("SPY 2024-01-02 - - - 1.0000 - - {id}"),
+            format!("SPY 2024-01-03 - - - 2.0000 - - {id}"),
+            format!("SPY 2024-01-04 - - - 3.0000 - - {id}"),
+        ]
+    );
+}
+
 /// Nine records in batches of three, for the failure tests.
 const NINE_DAYS: &str = "\
 ticker,trade_date,close
@@ -718,18 +801,7 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
         let (db, path, options) = (t.conn().clone(), path.clone(), options.clone());
         tokio::spawn(async move { prices::load_file(&db, &path, &options).await })
     };
-    let blocked = "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND wait_event_type = 'Lock'
-                      AND query LIKE 'COPY daily_price%'";
-    let mut waited = 0;
-    while count(t.conn(), blocked).await == 0 {
-        assert!(
-            waited < 600,
-            "the load never blocked on the locked instrument"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    wait_for_blocked_copy(t.conn()).await;
     exec(
         t.conn(),
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity

@@ -297,7 +297,9 @@ async fn run(
         Some(e) => Err(Stop::Database(e)),
         None => read_result,
     };
-    writer.close(result.is_ok()).await;
+    if result.is_ok() {
+        writer.finish().await;
+    }
     (tally, result)
 }
 

@@ -144,6 +144,18 @@ pub(crate) struct Writer<'a> {
     load_id: i64,
     batched_key_checks: bool,
     ensured_months: HashSet<NaiveDate>,
+    /// Whether the session was tidied and may go back to the pool.
+    reusable: bool,
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        // A load cut short (an error, or its future dropped) may leave the session mid-statement
+        // and holding the load's liveness lock: never hand it back to the pool.
+        if !self.reusable {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 impl<'a> Writer<'a> {
@@ -166,6 +178,7 @@ impl<'a> Writer<'a> {
             load_id,
             batched_key_checks,
             ensured_months: HashSet::new(),
+            reusable: false,
         })
     }
 
@@ -218,21 +231,17 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Gives the session back: to the pool after a clean load, else closed, since a failed
-    /// session may be mid-statement or still hold the load's liveness lock.
-    pub(crate) async fn close(mut self, succeeded: bool) {
-        if succeeded {
-            let cleaned = async {
-                sqlx::query("DROP TABLE IF EXISTS pg_temp.foresto_price_stage")
-                    .execute(&mut *self.conn)
-                    .await?;
-                load_history::release_liveness(&mut self.conn, self.load_id).await
-            };
-            if cleaned.await.is_ok() {
-                return;
-            }
-        }
-        let _ = self.conn.close().await;
+    /// Ends a load that wrote everything it was given: drops the staging table and releases the
+    /// liveness lock, so the session can go back to the pool. (A writer dropped without this is
+    /// closed instead.)
+    pub(crate) async fn finish(mut self) {
+        let tidied = async {
+            sqlx::query("DROP TABLE IF EXISTS pg_temp.foresto_price_stage")
+                .execute(&mut *self.conn)
+                .await?;
+            load_history::release_liveness(&mut self.conn, self.load_id).await
+        };
+        self.reusable = tidied.await.is_ok();
     }
 }
 
