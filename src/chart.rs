@@ -43,7 +43,7 @@ pub async fn run_series<C: sea_orm::ConnectionTrait>(db: &C, key: &RunKey) -> Re
         .map(|r| format!(" · {}", r.to_value()))
         .unwrap_or_default();
     let label = format!(
-        "{} · {} → {}{rebalance}",
+        "{} · {} to {}{rebalance}",
         scenario.unwrap_or_else(|| format!("run {}", run.run_id)),
         run.start_date,
         run.end_date
@@ -185,7 +185,7 @@ fn draw<DB: DrawingBackend>(
         returns
             .draw_series(LineSeries::new(
                 s.points.iter().map(|p| (p.0, p.1 * 100.0)),
-                color.stroke_width(2),
+                color.stroke_width(1),
             ))
             .map_err(draw_err)?
             .label(s.label.clone())
@@ -222,7 +222,7 @@ fn draw<DB: DrawingBackend>(
         drawdowns
             .draw_series(LineSeries::new(
                 s.points.iter().map(|p| (p.0, p.2 * 100.0)),
-                color.stroke_width(2),
+                color.stroke_width(1),
             ))
             .map_err(draw_err)?;
     }

@@ -44,8 +44,8 @@ async fn charts_runs_by_id_and_hash_as_svg_and_png() {
     let text = std::fs::read_to_string(&svg).unwrap();
     for needle in [
         "Two runs",
-        "Growth · 2008-01-02 → 2008-03-31 · NONE",
-        "Minimum Volatility · 2008-01-02 → 2008-03-31 · MONTHLY",
+        "Growth · 2008-01-02 to 2008-03-31 · NONE",
+        "Minimum Volatility · 2008-01-02 to 2008-03-31 · MONTHLY",
         "Drawdown (%)",
         "2008-02",
     ] {

@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and dispatch. Each subcommand module is a thin layer
 //! over the service functions: it parses, calls, and prints (a table, or JSON with `--json`).
 
+mod demo;
 mod instruments;
 mod loads;
 mod local;
@@ -32,6 +33,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole flow on the bundled real ETF prices: load, returns, scenarios,
+    /// simulations, comparison table and charts (idempotent; cached on re-runs).
+    Demo(demo::Args),
     /// Apply pending schema migrations.
     Migrate,
     /// Instrument master: import and seed.
@@ -138,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("schema up to date");
             Ok(())
         }
+        Command::Demo(args) => demo::run(args, &ctx).await,
         Command::Instruments(args) => instruments::run(args, &ctx).await,
         Command::Prices(args) => prices::run(args, &ctx).await,
         Command::Returns(args) => returns::run(args, &ctx).await,
