@@ -136,6 +136,23 @@ impl PgBinaries {
         self.bin_dir.join(name)
     }
 
+    /// Another tool of this installation (`pg_dump`, `pg_restore`, `psql`, …): from the binaries'
+    /// directory, else the real directory behind a symlinked `postgres` (a `/usr/local/bin`
+    /// holding links only), else `PATH`.
+    pub fn client_tool(&self, name: &str) -> Option<PathBuf> {
+        let real_dir = fs::canonicalize(self.tool("postgres"))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let on_path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default();
+        std::iter::once(self.bin_dir.clone())
+            .chain(real_dir)
+            .chain(on_path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    }
+
     /// The server's version line (`postgres (PostgreSQL) 15.x`).
     ///
     /// # Errors
