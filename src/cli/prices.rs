@@ -36,7 +36,7 @@ enum Command {
 struct LoadArgs {
     /// The CSV file.
     csv: PathBuf,
-    /// The file's shape; told from the header when not given.
+    /// The file's shape, long or wide; told from the header when not given.
     #[arg(long, value_parser = |s: &str| s.parse::<Format>())]
     format: Option<Format>,
     /// Recorded as the load's source type.

@@ -9,10 +9,12 @@
 //!   fastest path for fresh data. Should a concurrent writer take one of the keys meanwhile, the
 //!   COPY fails on the primary key and the batch is redone as below.
 //! - **Otherwise a staged upsert.** The batch is `COPY`ed into a session-temporary staging table
-//!   and merged with one `INSERT … SELECT … ON CONFLICT DO UPDATE`, which only writes records
-//!   that are new or whose values differ: unchanged rows are not rewritten (they keep their
-//!   `xmin` and `load_id`) and cost one index probe each. Changed rows take the new values and
-//!   this load's id.
+//!   and merged with one `INSERT … SELECT … ON CONFLICT DO UPDATE`. The stored rows of the
+//!   batch's instruments and dates are read once and joined with the stage first, so only records
+//!   that are new or whose values differ reach the `INSERT`: unchanged rows are neither rewritten
+//!   nor locked (they keep their `xmin`, `xmax` and `load_id`), which `ON CONFLICT … WHERE` alone
+//!   would not give (it locks every conflicting row before testing its `WHERE`). Changed rows
+//!   take the new values and this load's id.
 //! - **Batched key checks.** PostgreSQL checks the two foreign keys of `daily_price` with a
 //!   trigger per row, which is about half the cost of a bulk load. When the role may set
 //!   `session_replication_role`, `daily_price` has exactly those two foreign keys and no trigger
