@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
+use plotters::chart::SeriesAnno;
 use plotters::coord::Shift;
+use plotters::coord::types::{RangedCoordf64, RangedDate};
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -165,33 +167,27 @@ fn draw<DB: DrawingBackend>(
     let (ret_min, ret_max) = padded_range(values().map(|p| p.1 * 100.0));
     let (dd_min, _) = padded_range(values().map(|p| p.2 * 100.0).chain([0.0]));
 
-    let mut returns = ChartBuilder::on(&upper)
-        .margin(15)
-        .x_label_area_size(30)
-        .y_label_area_size(80)
-        .caption("Cumulative return (%)", ("sans-serif", 22))
-        .build_cartesian_2d(first..last, ret_min..ret_max)
-        .map_err(draw_err)?;
-    returns
-        .configure_mesh()
-        .x_labels(10)
-        .x_label_formatter(&|d| d.format("%Y-%m").to_string())
-        .y_label_formatter(&|v| format!("{v:.0}%"))
-        .label_style(("sans-serif", 16))
-        .draw()
-        .map_err(draw_err)?;
+    let mut returns = panel(
+        &upper,
+        "Cumulative return (%)",
+        first..last,
+        ret_min..ret_max,
+    )?;
+    let mut drawdowns = panel(&lower, "Drawdown (%)", first..last, dd_min..0.0)?;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        returns
-            .draw_series(LineSeries::new(
-                s.points.iter().map(|p| (p.0, p.1 * 100.0)),
-                color.stroke_width(1),
-            ))
-            .map_err(draw_err)?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
-            });
+        plot(
+            &mut returns,
+            s.points.iter().map(|p| (p.0, p.1 * 100.0)),
+            color,
+        )?
+        .label(s.label.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        plot(
+            &mut drawdowns,
+            s.points.iter().map(|p| (p.0, p.2 * 100.0)),
+            color,
+        )?;
     }
     returns
         .configure_series_labels()
@@ -201,15 +197,26 @@ fn draw<DB: DrawingBackend>(
         .label_font(("sans-serif", 17))
         .draw()
         .map_err(draw_err)?;
+    Ok(())
+}
 
-    let mut drawdowns = ChartBuilder::on(&lower)
+type Panel<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedDate<NaiveDate>, RangedCoordf64>>;
+
+/// One panel of the chart: a date axis labelled by month and a percent axis, with grid.
+fn panel<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    dates: std::ops::Range<NaiveDate>,
+    percent: std::ops::Range<f64>,
+) -> Result<Panel<'a, DB>> {
+    let mut chart = ChartBuilder::on(area)
         .margin(15)
         .x_label_area_size(35)
         .y_label_area_size(80)
-        .caption("Drawdown (%)", ("sans-serif", 22))
-        .build_cartesian_2d(first..last, dd_min..0.0)
+        .caption(caption, ("sans-serif", 22))
+        .build_cartesian_2d(dates, percent)
         .map_err(draw_err)?;
-    drawdowns
+    chart
         .configure_mesh()
         .x_labels(10)
         .x_label_formatter(&|d| d.format("%Y-%m").to_string())
@@ -217,16 +224,18 @@ fn draw<DB: DrawingBackend>(
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(draw_err)?;
-    for (i, s) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        drawdowns
-            .draw_series(LineSeries::new(
-                s.points.iter().map(|p| (p.0, p.2 * 100.0)),
-                color.stroke_width(1),
-            ))
-            .map_err(draw_err)?;
-    }
-    Ok(())
+    Ok(chart)
+}
+
+/// Draws one line on `panel`.
+fn plot<'a, 'b, DB: DrawingBackend + 'a>(
+    panel: &'b mut Panel<'a, DB>,
+    points: impl Iterator<Item = (NaiveDate, f64)>,
+    color: RGBColor,
+) -> Result<&'b mut SeriesAnno<'a, DB>> {
+    panel
+        .draw_series(LineSeries::new(points, color.stroke_width(1)))
+        .map_err(draw_err)
 }
 
 /// The range of `values` with 5 % head-room on both sides (and a non-empty span).

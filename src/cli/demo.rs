@@ -28,6 +28,7 @@ use sea_orm::{
 use sha2::Digest;
 
 use super::Context;
+use super::codes::code;
 use super::output::print_table;
 
 /// The bundled sample (data/etf-prices, MIT — see its NOTICE.md), compiled in so the demo runs
@@ -321,7 +322,7 @@ fn table_row(
     vec![
         scenario.to_owned(),
         window.to_owned(),
-        format!("{rebalance:?}").to_uppercase(),
+        code(Some(rebalance)),
         fixed(Some(s.total_return), 2),
         fixed(s.cagr, 2),
         fixed(s.volatility, 2),

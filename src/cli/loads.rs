@@ -7,6 +7,7 @@ use foresto::load_history::{self, LoadFilter};
 use sea_orm::ActiveEnum;
 
 use super::Context;
+use super::codes::parse_code;
 use super::output::{print_json, print_table};
 
 #[derive(Debug, clap::Args)]
@@ -20,7 +21,7 @@ enum Command {
     /// List loads, newest first.
     List {
         /// Only loads with this status: STARTED, SUCCESS, PARTIAL or FAILED.
-        #[arg(long, value_parser = parse_status)]
+        #[arg(long, value_parser = parse_code::<LoadStatus>)]
         status: Option<LoadStatus>,
         /// Only loads of this source type.
         #[arg(long)]
@@ -41,11 +42,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn parse_status(text: &str) -> Result<LoadStatus, String> {
-    LoadStatus::try_from_value(&text.to_ascii_uppercase())
-        .map_err(|_| format!("'{text}' is not one of STARTED, SUCCESS, PARTIAL, FAILED"))
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and dispatch. Each subcommand module is a thin layer
 //! over the service functions: it parses, calls, and prints (a table, or JSON with `--json`).
 
+mod codes;
 mod demo;
 mod instruments;
 mod loads;

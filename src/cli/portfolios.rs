@@ -10,9 +10,9 @@ use foresto::scenarios::{
     self, CreatedVersion, Holding, InstrumentRef, NewAllocation, NewVersion, SeedStatus,
 };
 use rust_decimal::Decimal;
-use sea_orm::ActiveEnum;
 
 use super::Context;
+use super::codes::{code, parse_code};
 use super::output::{print_json, print_table};
 
 #[derive(Debug, clap::Args)]
@@ -63,19 +63,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// Parses a schema code (`MONTHLY`, `equity`, …) into its enum, ignoring case.
-pub(super) fn parse_code<E: ActiveEnum<Value = String>>(text: &str) -> Result<E, String> {
-    E::try_from_value(&text.trim().to_ascii_uppercase()).map_err(|_| {
-        let names: Vec<String> = E::values();
-        format!("'{text}' is not one of {}", names.join(", "))
-    })
-}
-
-/// The schema code of an optional enum value, or `-`.
-pub(super) fn code<E: ActiveEnum<Value = String>>(value: Option<E>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_value())
 }
 
 /// `K=V,K=V` pairs, in order; blanks around items are ignored.

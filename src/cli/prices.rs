@@ -14,6 +14,7 @@ use sea_orm::{ActiveEnum, DatabaseConnection};
 use serde::Serialize;
 
 use super::Context;
+use super::codes::parse_code;
 use super::output::print_json;
 
 #[derive(Debug, clap::Args)]
@@ -53,7 +54,7 @@ struct LoadArgs {
     #[arg(long, requires_all = ["instrument_type", "exchange", "currency"])]
     auto_register: bool,
     /// Instrument type of registered tickers: STOCK, ETF, BOND, INDEX or FX.
-    #[arg(long = "type", value_parser = parse_type, requires = "auto_register")]
+    #[arg(long = "type", value_parser = parse_code::<InstrumentType>, requires = "auto_register")]
     instrument_type: Option<InstrumentType>,
     /// Only match instruments on this exchange (needed for tickers listed on several).
     #[arg(long)]
@@ -72,11 +73,6 @@ struct LoadArgs {
     /// to stderr.
     #[arg(long)]
     json: bool,
-}
-
-fn parse_type(text: &str) -> Result<InstrumentType, String> {
-    InstrumentType::try_from_value(&text.to_ascii_uppercase())
-        .map_err(|_| format!("'{text}' is not one of STOCK, ETF, BOND, INDEX, FX"))
 }
 
 /// How many rejects the summary lists.

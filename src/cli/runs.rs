@@ -11,8 +11,8 @@ use foresto::simulation::{RunFilter, RunKey, runs};
 use serde::Serialize;
 
 use super::Context;
+use super::codes::{code, parse_code};
 use super::output::{print_json, print_table};
-use super::portfolios::{code, parse_code};
 use super::simulate::summary_rows;
 
 #[derive(Debug, clap::Args)]

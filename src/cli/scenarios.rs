@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use foresto::scenarios::{self, ScenarioDetail};
 
 use super::Context;
+use super::codes::code;
 use super::output::{print_json, print_table};
-use super::portfolios::code;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

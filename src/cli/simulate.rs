@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Context;
+use super::codes::{code, parse_code};
 use super::output::{print_json, print_table};
-use super::portfolios::{code, parse_code};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
