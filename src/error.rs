@@ -82,8 +82,10 @@ pub enum Error {
     #[error("unknown instrument: {instrument}")]
     UnknownInstrument { instrument: String },
 
-    /// A ticker names instruments on several exchanges; the caller must name one by id.
-    #[error("ticker {ticker} is ambiguous ({candidates}): name the instrument as id:<N>")]
+    /// A ticker names instruments on several exchanges; the caller must say which one.
+    #[error(
+        "ticker {ticker} is ambiguous ({candidates}): give its exchange, or name the instrument as id:<N>"
+    )]
     AmbiguousTicker { ticker: String, candidates: String },
 
     /// The same instrument is given twice in one portfolio version.

@@ -435,3 +435,57 @@ async fn setup_guide_checks_run_unchanged() {
     .await;
     assert!(sizes > 0);
 }
+
+/// The guide's verification block, verbatim, through `psql` itself (`\dt` is a psql command).
+#[tokio::test]
+async fn setup_guide_verification_block_runs_verbatim_in_psql() {
+    let t = TestDatabase::migrated().await;
+    let psql = foresto::db::local_server::PgBinaries::locate()
+        .ok()
+        .and_then(|b| b.client_tool("psql"))
+        .expect("psql is installed with the server binaries");
+    let script = r#"
+-- 테이블 목록 확인
+\dt
+
+-- 파티션 확인
+SELECT
+    parent.relname AS parent,
+    child.relname AS partition
+FROM pg_inherits
+JOIN pg_class parent ON pg_inherits.inhparent = parent.oid
+JOIN pg_class child ON pg_inherits.inhrelid = child.oid
+WHERE parent.relname IN ('daily_price', 'daily_return', 'simulation_path')
+ORDER BY parent.relname, child.relname;
+
+-- 시나리오 데이터 확인
+SELECT scenario_id, name_ko, risk_level FROM scenario_definition;
+
+SELECT create_monthly_partitions('daily_price', CURRENT_DATE, CURRENT_DATE + INTERVAL '6 months');
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("verify.sql");
+    std::fs::write(&file, script).unwrap();
+    let out = std::process::Command::new(psql)
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", t.url(), "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "daily_price             | partitioned table",
+        "simulation_summary      | table",
+        "daily_price     | daily_price_202001",
+        "simulation_path | simulation_path_default",
+        "MIN_VOL     | 변동성 최소화 | LOW",
+        "GROWTH      | 성장형        | HIGH",
+        "create_monthly_partitions",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
+    }
+}
