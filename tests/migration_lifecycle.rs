@@ -11,19 +11,7 @@ const REFERENCE_DDL: &str = include_str!("fixtures/reference_phase1.sql");
 /// Counts of the rows every table holds, so that a migration can be shown to keep them all.
 async fn row_counts(t: &TestDatabase) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for table in [
-        "model_version_registry",
-        "source_load_history",
-        "instrument_master",
-        "daily_price",
-        "daily_return",
-        "scenario_definition",
-        "portfolio_model",
-        "portfolio_allocation",
-        "simulation_run",
-        "simulation_path",
-        "simulation_summary",
-    ] {
+    for table in support::TABLES {
         let n = count(t.conn(), &format!("SELECT count(*) FROM {table}")).await;
         out.push((table.to_owned(), n));
     }

@@ -370,19 +370,7 @@ async fn setup_guide_checks_run_unchanged() {
           ORDER BY 1",
     )
     .await;
-    for table in [
-        "model_version_registry",
-        "source_load_history",
-        "instrument_master",
-        "daily_price",
-        "daily_return",
-        "scenario_definition",
-        "portfolio_model",
-        "portfolio_allocation",
-        "simulation_run",
-        "simulation_path",
-        "simulation_summary",
-    ] {
+    for table in support::TABLES {
         assert!(
             tables.contains(&table.to_owned()),
             "{table} missing from \\dt"

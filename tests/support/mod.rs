@@ -6,6 +6,21 @@ use sqlx::{AssertSqlSafe, PgPool};
 
 pub use foresto::testing::TestDatabase;
 
+/// The eleven tables of the Foresto Phase 1 schema (partitioned parents, not partitions).
+pub const TABLES: [&str; 11] = [
+    "model_version_registry",
+    "source_load_history",
+    "instrument_master",
+    "daily_price",
+    "daily_return",
+    "scenario_definition",
+    "portfolio_model",
+    "portfolio_allocation",
+    "simulation_run",
+    "simulation_path",
+    "simulation_summary",
+];
+
 /// The sqlx pool behind a SeaORM connection, for catalog queries and raw SQL.
 pub fn pool(db: &DatabaseConnection) -> &PgPool {
     db.get_postgres_connection_pool()
