@@ -667,12 +667,30 @@ pub async fn find_by_ticker<C: ConnectionTrait>(
         .order_by_asc(Column::InstrumentId)
         .all(db)
         .await?;
+    pick_by_ticker(ticker, exchange, models)
+}
+
+/// Of `models` (any instruments already read), the one with `ticker` (on `exchange`, when
+/// given): the decision [`find_by_ticker`] makes, for callers that read many at once.
+///
+/// # Errors
+/// As [`find_by_ticker`], without the database errors.
+pub fn pick_by_ticker(
+    ticker: &str,
+    exchange: Option<&str>,
+    models: impl IntoIterator<Item = Model>,
+) -> Result<Model> {
+    let mut models: Vec<Model> = models.into_iter().filter(|m| m.ticker == ticker).collect();
     let keys: Vec<InstrumentKey> = models.iter().map(InstrumentKey::from).collect();
     match choose(&keys, exchange, None) {
-        Choice::One(key) => Ok(models
-            .into_iter()
-            .find(|m| m.instrument_id == key.instrument_id)
-            .expect("the chosen key comes from these models")),
+        Choice::One(key) => {
+            let id = key.instrument_id;
+            let at = models
+                .iter()
+                .position(|m| m.instrument_id == id)
+                .expect("the chosen key comes from these models");
+            Ok(models.swap_remove(at))
+        }
         Choice::Unknown => Err(Error::UnknownInstrument {
             instrument: match exchange {
                 Some(e) => format!("{ticker} on {e}"),

@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 ///
 /// # Errors
 /// [`Error::UnknownInstrument`] for a ticker or id that matches nothing;
-/// [`Error::AmbiguousTicker`] for a ticker listed on several exchanges (name it by id instead).
+/// [`Error::AmbiguousTicker`] (see [`crate::instruments::pick_by_ticker`]) for a ticker listed
+/// on several exchanges (name it by id instead).
 #[tracing::instrument(skip(db))]
 pub async fn resolve<C: ConnectionTrait>(
     db: &C,
@@ -46,25 +47,16 @@ fn pick(
     reference: &InstrumentRef,
     candidates: &[instrument_master::Model],
 ) -> Result<instrument_master::Model> {
-    let matches: Vec<&instrument_master::Model> = candidates
-        .iter()
-        .filter(|i| match reference {
-            InstrumentRef::Id(id) => i.instrument_id == *id,
-            InstrumentRef::Ticker(t) => i.ticker == *t,
-        })
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(Error::UnknownInstrument {
-            instrument: reference.to_string(),
-        }),
-        several => Err(Error::AmbiguousTicker {
-            ticker: reference.to_string(),
-            candidates: several
-                .iter()
-                .map(|i| format!("id:{} on {}", i.instrument_id, i.exchange))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
+    match reference {
+        InstrumentRef::Ticker(ticker) => {
+            crate::instruments::pick_by_ticker(ticker, None, candidates.iter().cloned())
+        }
+        InstrumentRef::Id(id) => candidates
+            .iter()
+            .find(|i| i.instrument_id == *id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownInstrument {
+                instrument: reference.to_string(),
+            }),
     }
 }
