@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
+mod gzip_file;
 pub mod instruments;
 pub mod load_history;
 pub mod partitions;

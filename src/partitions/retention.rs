@@ -6,7 +6,6 @@
 //! temporary name, synced, renamed, directory synced) before the `DROP`; if anything fails the
 //! transaction rolls back and the partition is attached again as it was.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{Months, NaiveDate};
@@ -344,17 +343,10 @@ fn write_gzip<B: AsRef<[u8]>>(
     path: &Path,
     mut chunks: tokio::sync::mpsc::Receiver<B>,
 ) -> Result<()> {
-    use flate2::{Compression, write::GzEncoder};
-    let io = |e| Error::io(path, e);
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::default());
-    while let Some(chunk) = chunks.blocking_recv() {
-        gz.write_all(chunk.as_ref()).map_err(io)?;
-    }
-    let file = gz
-        .finish()
-        .map_err(io)?
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)
+    crate::gzip_file::write_synced(path, |gz| {
+        while let Some(chunk) = chunks.blocking_recv() {
+            gz.write_all(chunk.as_ref())?;
+        }
+        Ok(())
+    })
 }

@@ -2,12 +2,9 @@
 //! of its run, summary and path rows. Decimals are written as exact strings at their column scale
 //! (`"1000.0000"`), ids and counts as JSON integers, timestamps as RFC 3339.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use entity::{simulation_path, simulation_run, simulation_summary};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
@@ -61,17 +58,10 @@ pub fn write(dir: &Path, archive: &RunArchive) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let target = dir.join(file_name(&archive.run));
     let partial = target.with_extension("gz.partial");
-    let io = |e| Error::io(&partial, e);
-    let file = std::fs::File::create(&partial).map_err(io)?;
-    let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::default());
-    serde_json::to_writer(&mut gz, archive).map_err(|e| io(e.into()))?;
-    gz.flush().map_err(io)?;
-    let file = gz
-        .finish()
-        .map_err(io)?
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
+    crate::gzip_file::write_synced(&partial, |gz| {
+        serde_json::to_writer(&mut *gz, archive)?;
+        Ok(())
+    })?;
     std::fs::rename(&partial, &target).map_err(|e| Error::io(&target, e))?;
     Ok(target)
 }
