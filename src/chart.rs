@@ -31,8 +31,21 @@ pub struct ChartSeries {
 /// # Errors
 /// [`Error::NotFound`] when the run does not exist; database errors.
 pub async fn run_series<C: sea_orm::ConnectionTrait>(db: &C, key: &RunKey) -> Result<ChartSeries> {
-    use sea_orm::{ActiveEnum, EntityTrait};
     let run = runs::find(db, key).await?;
+    let path = runs::path(db, run.run_id).await?;
+    stored_series(db, &run, &path).await
+}
+
+/// [`run_series`] for a run and path already in hand (only the scenario's name is read).
+///
+/// # Errors
+/// Database errors.
+pub async fn stored_series<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    run: &entity::simulation_run::Model,
+    path: &[crate::engine::StoredPathPoint],
+) -> Result<ChartSeries> {
+    use sea_orm::{ActiveEnum, EntityTrait};
     let scenario = match &run.scenario_id {
         Some(id) => entity::scenario_definition::Entity::find_by_id(id.clone())
             .one(db)
@@ -55,8 +68,7 @@ pub async fn run_series<C: sea_orm::ConnectionTrait>(db: &C, key: &RunKey) -> Re
     };
     // Path rows always carry both figures when written by the engine; a hand-written row
     // without them is left out of the line rather than drawn as zero.
-    let points = runs::path(db, run.run_id)
-        .await?
+    let points = path
         .iter()
         .filter_map(|p| {
             Some((

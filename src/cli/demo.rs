@@ -12,14 +12,14 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use entity::enums::{AssetClass, InstrumentType, LoadStatus, RebalanceFreq};
 use entity::{simulation_summary, source_load_history};
-use foresto::chart::{ChartSeries, render, run_series};
+use foresto::chart::{ChartSeries, render, stored_series};
 use foresto::instruments::{self, NewInstrument};
 use foresto::prices::{LoadOptions, load_file};
 use foresto::returns::{ReturnsScope, compute_returns};
 use foresto::scenarios::{InstrumentRef, seed_scenario_portfolios};
+use foresto::simulation::CachePolicy;
 use foresto::simulation::request::{SimulationRequest, Subject};
 use foresto::simulation::service::simulate;
-use foresto::simulation::{CachePolicy, RunKey};
 use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -142,7 +142,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 charts
                     .entry(window)
                     .or_default()
-                    .push(run_series(&db, &RunKey::Id(run.run_id)).await?);
+                    .push(stored_series(&db, run, &outcome.stored.path).await?);
             }
         }
     }
