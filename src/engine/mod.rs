@@ -195,14 +195,12 @@ pub enum EngineError {
 pub fn simulate(input: &SimulationInput) -> Result<SimulationOutput, EngineError> {
     validate_scalars(input)?;
     let versions = versions_used(input.versions, input.start_date, input.end_date)?;
-    let mut instruments: Vec<i64> = versions
-        .iter()
-        .flat_map(|v| v.weights.iter().map(|w| w.instrument_id))
-        .collect();
-    instruments.sort_unstable();
-    instruments.dedup();
-    let calendar =
-        calendar::Calendar::build(input.returns, instruments, input.start_date, input.end_date)?;
+    let calendar = calendar::Calendar::build(
+        input.returns,
+        instruments_of(versions),
+        input.start_date,
+        input.end_date,
+    )?;
     let run = path::run(&calendar, versions, input.initial_amount, input.rebalance);
     let path = path::points(calendar.dates(), &run.navs, input.initial_amount);
     let summary = metrics::summarize(
@@ -241,6 +239,18 @@ fn validate_scalars(input: &SimulationInput) -> Result<(), EngineError> {
 
 /// Checks every given version and returns the ones the window uses: from the one in force on
 /// `start` through the last one effective on or before `end`.
+/// The instruments held by any of `versions`, ascending, each once: the instruments whose daily
+/// returns a simulation of them needs.
+pub fn instruments_of(versions: &[PortfolioVersion]) -> Vec<i64> {
+    let mut instruments: Vec<i64> = versions
+        .iter()
+        .flat_map(|v| v.weights.iter().map(|w| w.instrument_id))
+        .collect();
+    instruments.sort_unstable();
+    instruments.dedup();
+    instruments
+}
+
 fn versions_used(
     versions: &[PortfolioVersion],
     start: NaiveDate,

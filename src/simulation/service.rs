@@ -133,12 +133,7 @@ async fn compute(
         scenarios::versions_for_window(db, scenario_id, request.start_date, request.end_date)
             .await?;
     let versions = load_versions(db, &models).await?;
-    let mut instruments: Vec<i64> = versions
-        .iter()
-        .flat_map(|v| v.weights.iter().map(|w| w.instrument_id))
-        .collect();
-    instruments.sort_unstable();
-    instruments.dedup();
+    let instruments = engine::instruments_of(&versions);
     let returns = load_returns(db, &instruments, request.start_date, request.end_date).await?;
     let no_returns = || Error::NoReturnsInWindow {
         start_date: request.start_date,
