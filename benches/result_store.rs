@@ -60,8 +60,7 @@ async fn bench() -> anyhow::Result<()> {
             let policy = &policy;
             async move {
                 let started = Instant::now();
-                let cached =
-                    get_or_compute(db, &req, policy, || async { Ok((computed, ())) }).await?;
+                let cached = get_or_compute(db, &req, policy, async |_| Ok((computed, ()))).await?;
                 let elapsed = started.elapsed();
                 anyhow::ensure!(!cached.cache_hit() && cached.stored.path.len() == ROWS);
                 Ok(elapsed)
@@ -71,10 +70,7 @@ async fn bench() -> anyhow::Result<()> {
     .await?;
 
     let stored = request(0);
-    get_or_compute(db, &stored, &policy, || async {
-        Ok((computed.clone(), ()))
-    })
-    .await?;
+    get_or_compute(db, &stored, &policy, async |_| Ok((computed.clone(), ()))).await?;
     let hash = stored.request_hash();
     let (raw_reads, hit) = measure_pair(
         || async {
@@ -86,7 +82,7 @@ async fn bench() -> anyhow::Result<()> {
         },
         || async {
             let started = Instant::now();
-            let cached = get_or_compute::<(), _, _>(db, &stored, &policy, || async {
+            let cached = get_or_compute::<(), _>(db, &stored, &policy, async |_| {
                 unreachable!("the run is stored")
             })
             .await?;
@@ -174,7 +170,7 @@ fn request(serial: i64) -> SimulationRequest {
         rebalance_freq: Some(RebalanceFreq::Monthly),
         risk_free_rate: Decimal::ZERO,
         max_loss_limit_pct: None,
-        engine_version: foresto::config::DEFAULT_ENGINE_VERSION.into(),
+        engine_version: foresto::settings::DEFAULT_ENGINE_VERSION.into(),
         user_id: None,
     }
 }
@@ -203,6 +199,7 @@ fn computed_run() -> ComputedRun {
     ComputedRun {
         portfolio_id: None,
         rebalance_freq: Some(RebalanceFreq::Monthly),
+        instrument_ids: Vec::new(),
         summary: StoredSummary {
             trading_days: ROWS as i32,
             final_value: Some(Decimal::new(131_110_000, 2)),

@@ -11,11 +11,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use entity::enums::{AssetClass, InstrumentType, RebalanceFreq, RiskLevel};
 use entity::scenario_definition;
+use foresto::ScenarioError;
 use foresto::prices::{LoadOptions, TickerMatch, load_file};
 use foresto::returns::{ReturnsScope, compute_returns};
 use foresto::scenarios::{InstrumentRef, NewAllocation, NewVersion, set_portfolio_version};
 use foresto::simulation::request::{SimulationRequest, Subject};
-use foresto::simulation::{CachePolicy, RunKey, runs, simulate};
+use foresto::simulation::{RunKey, runs, simulate};
 use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
@@ -27,8 +28,10 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // 1. Connect and bring the schema up to date.
-    let url = match foresto::config::database_url() {
+    // 1. Settings are a value the application builds (here: from the environment), then
+    //    connect and bring the schema up to date.
+    let settings = foresto::Settings::from_env()?;
+    let url = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => url,
         None => {
             foresto::db::managed::ManagedServer::new(foresto::db::managed::default_root())?
@@ -36,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?
         }
     };
-    let db = foresto::db::connect_and_migrate(&url).await?;
+    let db = foresto::db::connect_and_migrate(&url, &settings.pool).await?;
 
     // 2. Bulk-load the bundled prices (wide CSV of adjusted closes), registering unknown
     //    tickers as US ETFs; the load is recorded in source_load_history.
@@ -65,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 3. Daily returns, computed in the database.
-    let returns = compute_returns(&db, &ReturnsScope::default()).await?;
+    let returns = compute_returns(&db, &ReturnsScope::default(), &settings).await?;
     println!(
         "returns: {} written, {} unchanged",
         returns.written, returns.unchanged
@@ -105,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
                 rebalance_freq: Some(RebalanceFreq::Quarterly),
                 portfolio_name: None,
             },
+            &settings,
         )
         .await?;
     }
@@ -120,13 +124,13 @@ async fn main() -> anyhow::Result<()> {
         rebalance_freq: None,
         risk_free_rate: Decimal::ZERO,
         max_loss_limit_pct: Some(Decimal::from(20)),
-        engine_version: foresto::config::engine_version()?,
+        engine_version: settings.engine_version().to_owned(),
         user_id: None,
     };
-    let outcome = match simulate(&db, &request, &CachePolicy::from_config()?).await {
+    let outcome = match simulate(&db, &request, &settings).await {
         Ok(outcome) => outcome,
         // Typed errors a caller can branch on.
-        Err(foresto::Error::NoPortfolioInForce { scenario_id, date }) => {
+        Err(foresto::Error::Scenario(ScenarioError::NoPortfolioInForce { scenario_id, date })) => {
             anyhow::bail!("{scenario_id} has no portfolio on {date}")
         }
         Err(other) => return Err(other).context("simulating"),

@@ -20,8 +20,22 @@ pub(crate) fn write_synced(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    write_synced_to(file, path, fill)
+}
+
+/// As [`write_synced`], into `file` that the caller opened (e.g. exclusively); `path` only names
+/// it in errors.
+///
+/// # Errors
+/// [`Error::Io`] naming `path` when writing (including `fill`'s own errors), finishing or
+/// syncing fails.
+pub(crate) fn write_synced_to(
+    file: File,
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let io = |e| Error::io(path, e);
-    let file = File::create(path).map_err(io)?;
     let mut gz = GzEncoder::new(BufWriter::new(file), Compression::default());
     fill(&mut gz).map_err(io)?;
     let file = gz

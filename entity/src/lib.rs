@@ -17,6 +17,7 @@ pub mod portfolio_model;
 pub mod scenario_definition;
 pub mod simulation_path;
 pub mod simulation_run;
+pub mod simulation_run_instrument;
 pub mod simulation_summary;
 pub mod source_load_history;
 

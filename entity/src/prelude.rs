@@ -10,5 +10,6 @@ pub use crate::portfolio_model::Entity as PortfolioModel;
 pub use crate::scenario_definition::Entity as ScenarioDefinition;
 pub use crate::simulation_path::Entity as SimulationPath;
 pub use crate::simulation_run::Entity as SimulationRun;
+pub use crate::simulation_run_instrument::Entity as SimulationRunInstrument;
 pub use crate::simulation_summary::Entity as SimulationSummary;
 pub use crate::source_load_history::Entity as SourceLoadHistory;

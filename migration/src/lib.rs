@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20260115_000005_simulation"),
     sql_migration!("m20260115_000006_partitions"),
     sql_migration!("m20260115_000007_seed"),
+    sql_migration!("m20261201_000001_create_simulation_run_instrument"),
 ];
 
 #[async_trait::async_trait]

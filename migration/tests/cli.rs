@@ -34,13 +34,18 @@ async fn up_status_down_with_database_url_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let up = migration(dir.path(), &["up"], Some(t.url()));
     assert!(up.status.success(), "{up:?}");
-    assert_eq!(table_count(t.url()).await, 11);
+    assert_eq!(table_count(t.url()).await, 12);
 
     let status = migration(dir.path(), &["status"], Some(t.url()));
     let out = String::from_utf8_lossy(&status.stdout);
-    assert_eq!(out.matches("Applied").count(), 7, "{out}");
+    let steps = migration::MIGRATIONS.len();
+    assert_eq!(out.matches("Applied").count(), steps, "{out}");
 
-    let down = migration(dir.path(), &["down", "-n", "7"], Some(t.url()));
+    let down = migration(
+        dir.path(),
+        &["down", "-n", &steps.to_string()],
+        Some(t.url()),
+    );
     assert!(down.status.success(), "{down:?}");
     assert_eq!(table_count(t.url()).await, 0);
 }
@@ -56,5 +61,5 @@ async fn database_url_is_read_from_a_dot_env_file() {
     .unwrap();
     let up = migration(dir.path(), &["up"], None);
     assert!(up.status.success(), "{up:?}");
-    assert_eq!(table_count(t.url()).await, 11);
+    assert_eq!(table_count(t.url()).await, 12);
 }

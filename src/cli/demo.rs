@@ -10,21 +10,19 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use entity::enums::{AssetClass, InstrumentType, LoadStatus, RebalanceFreq};
-use entity::{simulation_summary, source_load_history};
+use entity::enums::{AssetClass, LoadStatus, RebalanceFreq};
+use entity::simulation_summary;
 use foresto::chart::{ChartSeries, render, stored_series};
-use foresto::instruments::{self, NewInstrument};
+use foresto::instruments;
+use foresto::load_history::{self, LoadFilter};
 use foresto::prices::{LoadOptions, load_file};
 use foresto::returns::{ReturnsScope, compute_returns};
 use foresto::scenarios::{InstrumentRef, seed_scenario_portfolios};
-use foresto::simulation::CachePolicy;
 use foresto::simulation::request::{SimulationRequest, Subject};
 use foresto::simulation::service::simulate;
+use foresto::{seed_data, series};
 use rust_decimal::Decimal;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
-};
+use sea_orm::DatabaseConnection;
 use sha2::Digest;
 
 use super::Context;
@@ -36,22 +34,6 @@ use super::output::print_table;
 const SAMPLE: &[u8] = include_bytes!("../../data/etf-prices/etf_adjusted_close_sample.csv");
 const SAMPLE_NAME: &str = "etf_adjusted_close_sample.csv";
 
-/// Asset class → ticker of the bundled data (seed-data.md's mapping for US ETFs).
-const MAPPING: [(AssetClass, &str); 5] = [
-    (AssetClass::Equity, "SPY"),
-    (AssetClass::Bond, "TLT"),
-    (AssetClass::Cash, "SHY"),
-    (AssetClass::Commodity, "GLD"),
-    (AssetClass::Other, "VNQ"),
-];
-
-/// Sample tickers the original universe lacks: (ticker, exchange, name).
-const EXTRA_INSTRUMENTS: [(&str, &str, &str); 2] = [
-    ("SHY", "NASDAQ", "iShares 1-3 Year Treasury Bond ETF"),
-    ("BND", "NASDAQ", "Vanguard Total Bond Market ETF"),
-];
-
-const SCENARIOS: [&str; 3] = ["MIN_VOL", "DEFENSIVE", "GROWTH"];
 const REBALANCES: [RebalanceFreq; 2] = [RebalanceFreq::None, RebalanceFreq::Monthly];
 
 #[derive(Debug, clap::Args)]
@@ -72,21 +54,33 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 
     register_instruments(&db).await?;
     load_sample(&db).await?;
-    let returns = compute_returns(&db, &ReturnsScope::default()).await?;
+    let returns = compute_returns(&db, &ReturnsScope::default(), &ctx.settings).await?;
     println!(
         "4/6 returns: {} computed, {} written, {} unchanged, {} missing",
         returns.computed, returns.written, returns.unchanged, returns.missing
     );
 
-    let (common_start, common_end) = common_window(&db).await?;
-    let mapping = MAPPING
+    let demo_mapping = seed_data::demo_mapping();
+    let (common_start, common_end) = common_window(&db, &demo_mapping).await?;
+    let mapping = demo_mapping
         .iter()
-        .map(|(class, ticker)| (*class, InstrumentRef::Ticker((*ticker).to_owned())))
+        .map(|(class, ticker)| (*class, InstrumentRef::Ticker(ticker.clone())))
         .collect();
-    let seeded = seed_scenario_portfolios(&db, &mapping, common_start, RebalanceFreq::None).await?;
+    let seeded = seed_scenario_portfolios(
+        &db,
+        &mapping,
+        common_start,
+        RebalanceFreq::None,
+        &ctx.settings,
+    )
+    .await?;
     println!(
         "5/6 scenario portfolios on {} (effective {common_start}): {}",
-        MAPPING.map(|(c, t)| format!("{c:?}={t}")).join(","),
+        demo_mapping
+            .iter()
+            .map(|(c, t)| format!("{c:?}={t}"))
+            .collect::<Vec<_>>()
+            .join(","),
         seeded
             .iter()
             .map(|(s, status)| format!("{s} {}", seed_word(status)))
@@ -106,13 +100,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             NaiveDate::from_ymd_opt(2009, 12, 31).expect("valid date"),
         ),
     ];
-    let policy = CachePolicy::from_config()?;
-    let engine_version = foresto::config::engine_version()?;
+    let settings = &ctx.settings;
+    let engine_version = settings.engine_version();
     let mut rows = Vec::new();
     let mut charts: HashMap<&str, Vec<ChartSeries>> = HashMap::new();
     let mut hits = 0;
+    let scenarios: Vec<String> = seeded.iter().map(|(id, _)| id.clone()).collect();
     for (window, start, end) in windows {
-        for scenario in SCENARIOS {
+        for scenario in &scenarios {
             for rebalance in REBALANCES {
                 let request = SimulationRequest {
                     subject: Subject::Scenario {
@@ -124,10 +119,10 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                     rebalance_freq: Some(rebalance),
                     risk_free_rate: Decimal::ZERO,
                     max_loss_limit_pct: None,
-                    engine_version: engine_version.clone(),
+                    engine_version: engine_version.to_owned(),
                     user_id: None,
                 };
-                let outcome = simulate(&db, &request, &policy)
+                let outcome = simulate(&db, &request, settings)
                     .await
                     .with_context(|| format!("simulating {scenario} {start}..{end}"))?;
                 hits += usize::from(outcome.cache_hit);
@@ -193,18 +188,19 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 
 async fn register_instruments(db: &DatabaseConnection) -> anyhow::Result<()> {
     let seeded = instruments::seed(db).await?;
-    for (ticker, exchange, name) in EXTRA_INSTRUMENTS {
-        let mut instrument = NewInstrument::new(InstrumentType::Etf, ticker, exchange);
-        instrument.name_en = Some(name.to_owned());
-        instrument.currency = Some("USD".to_owned());
-        instrument.data_source = Some("demo".to_owned());
-        instruments::upsert(db, &instrument).await?;
+    let extra = instruments::demo_instruments();
+    for instrument in &extra {
+        instruments::upsert(db, instrument).await?;
     }
     println!(
         "2/6 instruments: original universe seeded ({} new, {} updated) + {}",
         seeded.inserted,
         seeded.updated,
-        EXTRA_INSTRUMENTS.map(|(t, ..)| t).join(", ")
+        extra
+            .iter()
+            .map(|i| i.ticker.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
@@ -217,15 +213,18 @@ fn sample_source_name() -> String {
 
 async fn load_sample(db: &DatabaseConnection) -> anyhow::Result<()> {
     let source_name = sample_source_name();
-    let previous = source_load_history::Entity::find()
-        .filter(source_load_history::Column::SourceType.eq("demo"))
-        .filter(source_load_history::Column::SourceName.eq(source_name.clone()))
-        .filter(source_load_history::Column::LoadStatus.eq(LoadStatus::Success))
-        .order_by_desc(source_load_history::Column::LoadId)
-        .one(db)
-        .await?;
-    if let Some(load) = previous
-        && load_has_rows(db, load.load_id).await?
+    let previous = load_history::list(
+        db,
+        &LoadFilter {
+            status: Some(LoadStatus::Success),
+            source_type: Some("demo".into()),
+            source_name: Some(source_name.clone()),
+            limit: Some(1),
+        },
+    )
+    .await?;
+    if let Some(load) = previous.first()
+        && series::load_has_prices(db, load.load_id).await?
     {
         println!(
             "3/6 prices: already loaded ({} rows, load {}, {})",
@@ -235,8 +234,16 @@ async fn load_sample(db: &DatabaseConnection) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let file = std::env::temp_dir().join(format!("foresto-demo-{}.csv", std::process::id()));
-    std::fs::write(&file, SAMPLE).with_context(|| format!("writing {}", file.display()))?;
+    // A file of our own (created exclusively, under a random name, removed on drop): never one
+    // another user could have planted at a predictable path.
+    let mut file = tempfile::Builder::new()
+        .prefix("foresto-demo-")
+        .suffix(".csv")
+        .tempfile()
+        .context("creating a temporary file for the bundled prices")?;
+    std::io::Write::write_all(&mut file, SAMPLE)
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("writing {}", file.path().display()))?;
     let options = LoadOptions {
         source_type: "demo".into(),
         source_name: Some(source_name),
@@ -245,9 +252,8 @@ async fn load_sample(db: &DatabaseConnection) -> anyhow::Result<()> {
         ..LoadOptions::default()
     };
     let started = Instant::now();
-    let report = load_file(db, &file, &options).await;
-    let _ = std::fs::remove_file(&file);
-    let report = report?;
+    let report = load_file(db, file.path(), &options).await?;
+    drop(file);
     anyhow::ensure!(
         report.status == LoadStatus::Success,
         "the bundled prices loaded with status {:?}: {:?}",
@@ -264,40 +270,28 @@ async fn load_sample(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load_has_rows(db: &DatabaseConnection, load_id: i64) -> anyhow::Result<bool> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM daily_price WHERE load_id = $1) AS present",
-            [load_id.into()],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get::<bool>("", "present"))
-        .transpose()?
-        .unwrap_or(false))
-}
-
-/// The window in which all five mapped instruments have prices: from the latest first price
-/// to the earliest last price.
-async fn common_window(db: &DatabaseConnection) -> anyhow::Result<(NaiveDate, NaiveDate)> {
-    let tickers: Vec<sea_orm::Value> = MAPPING.iter().map(|(_, t)| (*t).into()).collect();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT max(first_date) AS start_date, min(last_date) AS end_date, count(*) AS n
-               FROM (SELECT p.instrument_id, min(p.trade_date) AS first_date,
-                            max(p.trade_date) AS last_date
-                       FROM daily_price p JOIN instrument_master i USING (instrument_id)
-                      WHERE i.ticker IN ($1, $2, $3, $4, $5)
-                      GROUP BY p.instrument_id) t",
-            tickers,
-        ))
-        .await?
-        .context("no prices")?;
-    let n: i64 = row.try_get("", "n")?;
-    anyhow::ensure!(n == 5, "prices are missing for some of {MAPPING:?}");
-    Ok((row.try_get("", "start_date")?, row.try_get("", "end_date")?))
+/// The window in which all mapped instruments have prices: from the latest first price to the
+/// earliest last price.
+async fn common_window(
+    db: &DatabaseConnection,
+    mapping: &[(AssetClass, String)],
+) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let mut ids = Vec::with_capacity(mapping.len());
+    for (_, ticker) in mapping {
+        ids.push(
+            instruments::find_by_ticker(db, ticker, None)
+                .await?
+                .instrument_id,
+        );
+    }
+    let coverage = series::price_coverage(db, &ids).await?;
+    anyhow::ensure!(
+        coverage.len() == ids.len(),
+        "prices are missing for some of {mapping:?}"
+    );
+    let start = coverage.iter().map(|c| c.first_date).max();
+    let end = coverage.iter().map(|c| c.last_date).min();
+    start.zip(end).context("no prices")
 }
 
 fn seed_word(status: &foresto::scenarios::SeedStatus) -> &'static str {

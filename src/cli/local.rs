@@ -15,7 +15,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Where the managed server lives, whether it runs, and its URL.
+    /// Where the managed server lives, whether it runs, and its URL (which carries the server's
+    /// password: only clients that give it get in).
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -47,6 +48,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 print_json(&serde_json::json!({
                     "directory": status.root,
                     "data_dir": status.data_dir,
+                    "password_file": status.password_file,
                     "bin_dir": status.bin_dir,
                     "state": state,
                     "port": port,
@@ -56,6 +58,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 println!("directory: {}", status.root.display());
                 println!("binaries:  {}", status.bin_dir.display());
+                println!("password:  {} (owner only)", status.password_file.display());
                 println!("state:     {state}");
                 if let Some(url) = status.url {
                     println!("url:       {url}");

@@ -4,12 +4,15 @@
 mod codes;
 mod demo;
 mod instruments;
+mod limits;
 mod loads;
 mod local;
 mod output;
+mod pairs;
 mod partitions;
 mod portfolios;
 mod prices;
+mod quality;
 mod returns;
 mod runs;
 mod scenarios;
@@ -61,11 +64,14 @@ enum Command {
     Local(local::Args),
     /// Operations view: sizes, index use, cache hits, partition coverage, house-keeping.
     Stats(stats::Args),
+    /// Data-quality report: gaps, stale instruments, forward fills, flagged returns, bad rows.
+    Quality(quality::Args),
 }
 
-/// What every subcommand gets: where the database is.
+/// What every subcommand gets: where the database is, and the settings from the environment.
 pub struct Context {
     database_url: Option<String>,
+    pub settings: foresto::Settings,
 }
 
 impl Context {
@@ -79,7 +85,7 @@ impl Context {
         let Some(url) = self.configured_url() else {
             return self.managed_db().await;
         };
-        let db = foresto::db::connect(&url).await?;
+        let db = foresto::db::connect(&url, &self.settings.pool).await?;
         let pending = migration::Migrator::get_pending_migrations(&db)
             .await
             .context("reading the migration state")?;
@@ -97,23 +103,30 @@ impl Context {
     /// When the database cannot be reached or the managed server cannot start.
     pub async fn db_unchecked(&self) -> anyhow::Result<DatabaseConnection> {
         match self.configured_url() {
-            Some(url) => Ok(foresto::db::connect(&url).await?),
+            Some(url) => Ok(foresto::db::connect(&url, &self.settings.pool).await?),
             None => self.managed_db().await,
         }
     }
 
     fn configured_url(&self) -> Option<String> {
-        self.database_url
-            .clone()
-            .or_else(foresto::config::database_url)
+        self.database_url.clone().or_else(|| {
+            std::env::var("DATABASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
     }
 
     async fn managed_db(&self) -> anyhow::Result<DatabaseConnection> {
         let server = foresto::db::managed::ManagedServer::new(foresto::db::managed::default_root())
             .context("no DATABASE_URL is set, so Foresto runs its own local PostgreSQL")?;
         let url = server.ensure_database().await?;
-        eprintln!("using the managed local PostgreSQL: {url} (see `foresto local status`)");
-        Ok(foresto::db::connect_and_migrate(&url).await?)
+        // The URL carries the server's password: name the server, not the secret (logs of a
+        // CI job or a shared terminal would keep it).
+        eprintln!(
+            "using the managed local PostgreSQL in {} (see `foresto local status`)",
+            server.root().display()
+        );
+        Ok(foresto::db::connect_and_migrate(&url, &self.settings.pool).await?)
     }
 }
 
@@ -132,9 +145,11 @@ pub fn init_tracing() {
 /// # Errors
 /// Whatever the command fails with; `main` prints it as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    foresto::config::load_dotenv();
+    // `.env` fills in what the environment lacks; variables already set win.
+    let _ = dotenvy::dotenv();
     let ctx = Context {
         database_url: cli.database_url,
+        settings: foresto::Settings::from_env()?,
     };
     match cli.command {
         Command::Migrate => {
@@ -155,5 +170,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Runs(args) => runs::run(args, &ctx).await,
         Command::Local(args) => local::run(args).await,
         Command::Stats(args) => stats::run(args, &ctx).await,
+        Command::Quality(args) => quality::run(args, &ctx).await,
     }
 }

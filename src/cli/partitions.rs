@@ -7,8 +7,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use foresto::partitions::{
-    self, DroppedPartition, MonthlyPartition, PartitionInfo, PartitionKind, Retention, RowCounting,
+    self, DetachedPartition, DroppedPartition, MonthlyPartition, PartitionInfo, PartitionKind,
+    Retention, RowCounting,
 };
+use foresto::{Error, PartitionError};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -48,7 +50,8 @@ enum Command {
     },
     /// Report rows sitting in DEFAULT partitions, by month.
     CheckDefault {
-        /// Move them into their monthly partitions (created as needed).
+        /// Move them into their monthly partitions (created as needed); fails when some rows
+        /// cannot move (the table says why).
         #[arg(long = "move")]
         move_rows: bool,
         /// Print the months as JSON.
@@ -57,7 +60,8 @@ enum Command {
     },
     /// Drop monthly partitions whose month ended more than N whole months before the current
     /// month, optionally archiving each to DIR/<partition>.csv.gz first. DEFAULT partitions and
-    /// younger partitions are never dropped.
+    /// younger partitions are never dropped. Drops that stopped part-way (see `list`) are
+    /// finished.
     Drop {
         /// Keep this many whole months before the current one (at least 1).
         #[arg(long)]
@@ -73,6 +77,15 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Print the partitions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach a partition that a drop detached and did not finish to its parent again (rows of
+    /// its month that reached the DEFAULT partition meanwhile move back into it).
+    Reattach {
+        /// The partition's name (<parent>_YYYYMM) or its detached table's (…_detached).
+        name: String,
+        /// Print the partition as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -104,6 +117,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             };
             drop_old(ctx, plan, json).await
         }
+        Command::Reattach { name, json } => reattach(ctx, &name, json).await,
     }
 }
 
@@ -169,8 +183,13 @@ async fn list(ctx: &Context, estimate: bool, json: bool) -> anyhow::Result<()> {
     };
     let progress = spinner("reading partitions");
     let result = partitions::list(&db, counting).await;
+    let detached = partitions::detached_partitions(&db, counting).await;
     progress.finish_and_clear();
     let partitions = result?;
+    // On stderr, so that the list's own output keeps its shape.
+    for d in detached? {
+        eprintln!("{}", detached_note(&d));
+    }
 
     let rows: i64 = partitions.iter().filter_map(|p| p.rows).sum();
     let unknown = partitions.iter().filter(|p| p.rows.is_none()).count();
@@ -211,16 +230,19 @@ async fn check_default(ctx: &Context, move_rows: bool, json: bool) -> anyhow::Re
         "counting rows in DEFAULT partitions"
     });
     let result = if move_rows {
-        partitions::move_default_rows(&db).await
+        partitions::move_default_rows_report(&db)
+            .await
+            .map(|r| (r.moved, r.left))
     } else {
-        partitions::default_rows(&db).await
+        partitions::default_rows(&db).await.map(|f| (f, Vec::new()))
     };
     progress.finish_and_clear();
-    let months = result?;
+    let (months, left) = result?;
 
     let rows: i64 = months.iter().map(|m| m.rows).sum();
-    let line = match (rows, move_rows) {
-        (0, _) => "partitions: DEFAULT partitions are empty".to_owned(),
+    let left_rows: i64 = left.iter().map(|m| m.rows).sum();
+    let mut line = match (rows, move_rows) {
+        (0, _) if left.is_empty() => "partitions: DEFAULT partitions are empty".to_owned(),
         (_, true) => format!(
             "partitions: moved {rows} rows from DEFAULT into {} monthly partitions",
             months.len()
@@ -230,11 +252,19 @@ async fn check_default(ctx: &Context, move_rows: bool, json: bool) -> anyhow::Re
             months.len()
         ),
     };
+    if !left.is_empty() {
+        line += &format!(
+            "; {left_rows} rows of {} months stay in DEFAULT",
+            left.len()
+        );
+    }
     #[derive(Serialize)]
     struct Report<'a> {
         moved: bool,
         rows: i64,
         months: &'a [partitions::DefaultRows],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left: Option<&'a [partitions::LeftInDefault]>,
     }
     finish(
         json,
@@ -242,10 +272,12 @@ async fn check_default(ctx: &Context, move_rows: bool, json: bool) -> anyhow::Re
             moved: move_rows,
             rows,
             months: &months,
+            left: move_rows.then_some(&left),
         },
         &line,
         || {
-            let rows: Vec<Vec<String>> = months
+            let mut header = vec!["parent", "default partition", "month", "rows"];
+            let mut rows: Vec<Vec<String>> = months
                 .iter()
                 .map(|m| {
                     vec![
@@ -256,9 +288,30 @@ async fn check_default(ctx: &Context, move_rows: bool, json: bool) -> anyhow::Re
                     ]
                 })
                 .collect();
-            print_table(&["parent", "default partition", "month", "rows"], &rows);
+            if move_rows {
+                header.push("result");
+                for row in &mut rows {
+                    row.push("moved".to_owned());
+                }
+                rows.extend(left.iter().map(|m| {
+                    vec![
+                        m.parent.to_string(),
+                        m.partition.clone(),
+                        month(m.month),
+                        m.rows.to_string(),
+                        format!("left: {}", m.reason),
+                    ]
+                }));
+            }
+            print_table(&header, &rows);
         },
-    )
+    )?;
+    anyhow::ensure!(
+        left.is_empty(),
+        "{left_rows} rows of {} months could not be moved out of DEFAULT partitions (see the report)",
+        left.len()
+    );
+    Ok(())
 }
 
 /// A partition dropped, or (dry run) that would be.
@@ -269,6 +322,28 @@ struct DropRow {
     month: Option<NaiveDate>,
     rows: i64,
     archive: Option<PathBuf>,
+}
+
+impl DropRow {
+    fn attached(p: &PartitionInfo) -> Self {
+        Self {
+            parent: p.parent.to_string(),
+            name: p.name.clone(),
+            month: p.month(),
+            rows: p.rows.unwrap_or(0),
+            archive: None,
+        }
+    }
+
+    fn detached(d: &DetachedPartition) -> Self {
+        Self {
+            parent: d.parent.to_string(),
+            name: d.partition.clone(),
+            month: Some(d.month),
+            rows: d.rows.unwrap_or(0),
+            archive: None,
+        }
+    }
 }
 
 impl From<DroppedPartition> for DropRow {
@@ -292,17 +367,41 @@ struct DropPlan {
 
 async fn drop_old(ctx: &Context, plan: DropPlan, json: bool) -> anyhow::Result<()> {
     let db = ctx.db().await?;
-    let candidates: Vec<PartitionInfo> = if plan.names.is_empty() {
-        partitions::retention_candidates(&db, &plan.retention, RowCounting::Exact).await?
+    // Drops that stopped part-way are finished like any other candidate of their month.
+    let detached = partitions::detached_partitions(&db, RowCounting::Exact).await?;
+    let mut candidates: Vec<DropRow> = Vec::new();
+    if plan.names.is_empty() {
+        let attached =
+            partitions::retention_candidates(&db, &plan.retention, RowCounting::Exact).await?;
+        candidates.extend(attached.iter().map(DropRow::attached));
+        candidates.extend(
+            detached
+                .iter()
+                .filter(|d| plan.retention.covers_month(d.month))
+                .map(DropRow::detached),
+        );
     } else {
-        let mut found = Vec::with_capacity(plan.names.len());
         for name in &plan.names {
-            found.push(
-                partitions::check_droppable(&db, name, &plan.retention, RowCounting::Exact).await?,
-            );
+            match partitions::check_droppable(&db, name, &plan.retention, RowCounting::Exact).await
+            {
+                Ok(p) => candidates.push(DropRow::attached(&p)),
+                Err(Error::Partition(PartitionError::UnknownPartition { name: unknown })) => {
+                    let Some(d) = detached
+                        .iter()
+                        .find(|d| d.partition == *name || d.table == *name)
+                    else {
+                        return Err(Error::Partition(PartitionError::UnknownPartition {
+                            name: unknown,
+                        })
+                        .into());
+                    };
+                    plan.retention.check_detached(d)?;
+                    candidates.push(DropRow::detached(d));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        found
-    };
+    }
 
     let archive_of = |name: &str| {
         plan.archive
@@ -311,13 +410,10 @@ async fn drop_old(ctx: &Context, plan: DropPlan, json: bool) -> anyhow::Result<(
     };
     let dropped: Vec<DropRow> = if plan.dry_run {
         candidates
-            .iter()
+            .into_iter()
             .map(|p| DropRow {
-                parent: p.parent.to_string(),
-                name: p.name.clone(),
-                month: p.month(),
-                rows: p.rows.unwrap_or(0),
                 archive: archive_of(&p.name),
+                ..p
             })
             .collect()
     } else {
@@ -399,6 +495,32 @@ async fn drop_old(ctx: &Context, plan: DropPlan, json: bool) -> anyhow::Result<(
                 .collect();
             print_table(&["parent", "partition", "month", "rows", "archive"], &rows);
         },
+    )
+}
+
+async fn reattach(ctx: &Context, name: &str, json: bool) -> anyhow::Result<()> {
+    let db = ctx.db().await?;
+    let back = partitions::reattach_partition(&db, name).await?;
+    let line = format!(
+        "partitions: attached {} to {} again ({}; {} rows back from DEFAULT)",
+        back.name,
+        back.parent,
+        month(back.month),
+        back.rows_from_default
+    );
+    finish(json, &back, &line, || {})
+}
+
+/// The line `list` prints for a partition left detached by a drop that did not finish.
+fn detached_note(d: &DetachedPartition) -> String {
+    format!(
+        "partitions: {} ({} {}, {} rows) was detached by a drop that did not finish: \
+         `partitions drop` finishes it, `partitions reattach {}` undoes it",
+        d.table,
+        d.parent,
+        month(d.month),
+        d.rows.map_or_else(|| "?".to_owned(), |r| r.to_string()),
+        d.partition
     )
 }
 

@@ -3,17 +3,16 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
 use chrono::NaiveDate;
 use entity::enums::{AssetClass, RebalanceFreq};
 use foresto::scenarios::{
     self, CreatedVersion, Holding, InstrumentRef, NewAllocation, NewVersion, SeedStatus,
 };
-use rust_decimal::Decimal;
 
 use super::Context;
 use super::codes::{code, parse_code};
 use super::output::{print_json, print_table};
+use super::pairs::{self, pairs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,18 +64,6 @@ enum Command {
     },
 }
 
-/// `K=V,K=V` pairs, in order; blanks around items are ignored.
-fn pairs<'a>(option: &str, text: &'a str) -> anyhow::Result<Vec<(&'a str, &'a str)>> {
-    text.split(',')
-        .filter(|item| !item.trim().is_empty())
-        .map(|item| {
-            item.split_once('=')
-                .map(|(k, v)| (k.trim(), v.trim()))
-                .with_context(|| format!("--{option}: '{item}' is not KEY=VALUE"))
-        })
-        .collect()
-}
-
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     match args.command {
         Command::Set {
@@ -97,7 +84,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 portfolio_name: name,
             };
             let db = ctx.db().await?;
-            let created = scenarios::set_portfolio_version(&db, &version).await?;
+            let created = scenarios::set_portfolio_version(&db, &version, &ctx.settings).await?;
             if json {
                 return print_json(&created);
             }
@@ -119,8 +106,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<HashMap<_, _>>>()?;
             let db = ctx.db().await?;
-            let outcomes =
-                scenarios::seed_scenario_portfolios(&db, &mapping, effective, rebalance).await?;
+            let outcomes = scenarios::seed_scenario_portfolios(
+                &db,
+                &mapping,
+                effective,
+                rebalance,
+                &ctx.settings,
+            )
+            .await?;
             if json {
                 return print_json(&outcomes);
             }
@@ -148,7 +141,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn allocations(weights: &str, classes: Option<&str>) -> anyhow::Result<Vec<NewAllocation>> {
-    let weights = pairs("weights", weights)?;
+    let weights = pairs::weights(weights)?;
     let mut classes: HashMap<&str, AssetClass> = pairs("asset-classes", classes.unwrap_or(""))?
         .into_iter()
         .map(|(k, v)| Ok((k, parse_code(v).map_err(anyhow::Error::msg)?)))
@@ -158,9 +151,7 @@ fn allocations(weights: &str, classes: Option<&str>) -> anyhow::Result<Vec<NewAl
         .map(|&(instrument, weight)| {
             Ok(NewAllocation {
                 instrument: instrument.parse()?,
-                weight: weight
-                    .parse::<Decimal>()
-                    .with_context(|| format!("--weights: '{weight}' is not a decimal number"))?,
+                weight,
                 asset_class: classes.remove(instrument),
             })
         })

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use entity::enums::{InstrumentType, LoadStatus};
-use foresto::Error;
 use foresto::load_history;
 use foresto::prices::{self, Format, LoadOptions, LoadReport, Progress, Reject, TickerMatch};
+use foresto::{Error, IngestError};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ActiveEnum, DatabaseConnection};
 use serde::Serialize;
 
 use super::Context;
 use super::codes::parse_code;
+use super::limits::LimitArgs;
 use super::output::print_json;
 
 #[derive(Debug, clap::Args)]
@@ -66,9 +67,14 @@ struct LoadArgs {
     /// counted as skipped.
     #[arg(long)]
     skip_weekend_fill: bool,
-    /// Records per batch (and per transaction).
+    /// Records per batch (and per transaction), at most 1000000.
     #[arg(long, default_value_t = prices::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
+    /// Longest line accepted, in bytes; a longer line is rejected and the next one read.
+    #[arg(long, value_name = "BYTES", default_value_t = prices::DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Print one JSON object (load_id, status, counts, rejects) on stdout; the summary line goes
     /// to stderr.
     #[arg(long)]
@@ -104,6 +110,8 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         tickers,
         skip_weekend_fill: args.skip_weekend_fill,
         batch_size: args.batch_size,
+        max_line_bytes: args.max_line_bytes,
+        partitions: args.limits.apply(&ctx.settings.partitions)?,
         progress: bar.clone().map(|bar| {
             Arc::new(move |p: Progress| bar.set_position(p.bytes_read)) as prices::ProgressFn
         }),
@@ -116,7 +124,12 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     match result {
         Ok(report) => conclude(&report, started.elapsed(), args.json),
-        Err(err @ (Error::UnreadableFile { load_id, .. } | Error::LoadFailed { load_id, .. })) => {
+        Err(
+            err @ Error::Ingest(
+                IngestError::UnreadableFile { load_id, .. }
+                | IngestError::LoadFailed { load_id, .. },
+            ),
+        ) => {
             if args.json {
                 print_json(&failed_load(&db, load_id, &err).await)?;
             }

@@ -3,13 +3,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::NaiveDate;
-use entity::instrument_master;
 use foresto::returns::{ReturnsScope, ReturnsSummary, compute_returns};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DatabaseConnection;
 
 use super::Context;
+use super::limits::LimitArgs;
 use super::output::{print_json, print_table};
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +23,7 @@ enum Command {
     ///
     /// Re-computes every return that depends on a price dated in the range: the returns dated
     /// in it (the first one from the last price before --from) and each instrument's first
-    /// return after --to.
+    /// return after --to. Cached simulation runs that read a rewritten return are expired.
     Compute(ComputeArgs),
 }
 
@@ -43,6 +42,8 @@ struct ComputeArgs {
     /// Print the summary as JSON on stdout (the one-line summary goes to stderr).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -63,9 +64,11 @@ async fn compute(args: ComputeArgs, ctx: &Context) -> anyhow::Result<()> {
         from: args.from,
         to: args.to,
     };
+    let mut settings = ctx.settings.clone();
+    settings.partitions = args.limits.apply(&ctx.settings.partitions)?;
     let spinner = indicatif::ProgressBar::new_spinner().with_message("computing daily returns");
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let summary = compute_returns(&db, &scope).await;
+    let summary = compute_returns(&db, &scope, &settings).await;
     spinner.finish_and_clear();
     let summary = summary?;
 
@@ -92,34 +95,28 @@ async fn compute(args: ComputeArgs, ctx: &Context) -> anyhow::Result<()> {
 /// Instrument ids of `tickers`. An unknown ticker is an error; a ticker on several exchanges
 /// selects all of them (computing a few extra returns is harmless, guessing one is not).
 async fn resolve_tickers(db: &DatabaseConnection, tickers: &[String]) -> anyhow::Result<Vec<i64>> {
-    let found = instrument_master::Entity::find()
-        .filter(instrument_master::Column::Ticker.is_in(tickers.iter().cloned()))
-        .order_by_asc(instrument_master::Column::InstrumentId)
-        .all(db)
-        .await
-        .context("looking up tickers")?;
-    let mut ids = BTreeSet::new();
+    use foresto::{Error, InstrumentError};
+    let found = match foresto::instruments::find_all_by_tickers(db, tickers).await {
+        Err(Error::Instrument(InstrumentError::UnknownInstrument { instrument })) => {
+            anyhow::bail!("unknown ticker {instrument:?} (no instrument_master row has it)")
+        }
+        found => found?,
+    };
     for ticker in tickers {
-        let matches: Vec<_> = found.iter().filter(|i| &i.ticker == ticker).collect();
-        match matches.as_slice() {
-            [] => anyhow::bail!("unknown ticker {ticker:?} (no instrument_master row has it)"),
-            [one] => {
-                ids.insert(one.instrument_id);
-            }
-            several => {
-                let listed: Vec<String> = several
-                    .iter()
-                    .map(|i| format!("{} id {}", i.exchange, i.instrument_id))
-                    .collect();
-                eprintln!(
-                    "note: ticker {ticker} is listed on {} exchanges ({}); computing all of them",
-                    several.len(),
-                    listed.join(", ")
-                );
-                ids.extend(several.iter().map(|i| i.instrument_id));
-            }
+        let several: Vec<String> = found
+            .iter()
+            .filter(|i| &i.ticker == ticker)
+            .map(|i| format!("{} id {}", i.exchange, i.instrument_id))
+            .collect();
+        if several.len() > 1 {
+            eprintln!(
+                "note: ticker {ticker} is listed on {} exchanges ({}); computing all of them",
+                several.len(),
+                several.join(", ")
+            );
         }
     }
+    let ids: BTreeSet<i64> = found.iter().map(|i| i.instrument_id).collect();
     Ok(ids.into_iter().collect())
 }
 
@@ -158,13 +155,14 @@ fn summary_line(s: &ReturnsSummary) -> String {
     };
     format!(
         "returns: {} computed, {} written, {} unchanged, {} MISSING; {} instruments, {range}; \
-         engine {}; {} partitions created",
+         engine {}; {} partitions created; {} cached runs expired",
         s.computed,
         s.written,
         s.unchanged,
         s.missing,
         s.instruments.len(),
         s.engine_version,
-        s.partitions_created
+        s.partitions_created,
+        s.runs_expired
     )
 }

@@ -1,22 +1,31 @@
-//! `foresto simulate`: simulate a scenario over a date range, served from the result cache when
-//! an identical request is stored.
+//! `foresto simulate`: simulate a scenario, or a portfolio given as weights, over a date range,
+//! served from the result cache when an identical request is stored.
 
 use chrono::NaiveDate;
 use entity::enums::RebalanceFreq;
 use entity::simulation_summary;
-use foresto::simulation::{self, CachePolicy, SimulationOutcome, SimulationRequest, Subject};
+use foresto::simulation::request::InstrumentWeight;
+use foresto::simulation::{self, SimulationOutcome, SimulationRequest, Subject};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Context;
 use super::codes::{code, parse_code};
 use super::output::{print_json, print_table};
+use super::pairs;
 
+// Numeric options accept a leading minus sign, so that `--amount -5` reaches the service and
+// gets its message rather than clap's "unexpected argument".
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scenario id, e.g. GROWTH.
-    #[arg(long)]
-    scenario: String,
+    #[arg(long, required_unless_present = "weights", conflicts_with = "weights")]
+    scenario: Option<String>,
+    /// A portfolio given directly instead of a scenario, as INSTRUMENT=WEIGHT pairs, e.g.
+    /// SPY=0.6,TLT=0.4; an instrument is a ticker or id:<N>. At most 4 decimals, summing to at
+    /// most 1 (the rest is cash).
+    #[arg(long, value_name = "PAIRS")]
+    weights: Option<String>,
     /// First day of the window (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     start: NaiveDate,
@@ -24,24 +33,25 @@ pub struct Args {
     #[arg(long, value_name = "DATE")]
     end: NaiveDate,
     /// Initial amount (positive, at most 2 decimals).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     amount: Decimal,
-    /// NONE, MONTHLY, QUARTERLY or ANNUAL; default: the portfolio's own.
+    /// NONE, MONTHLY, QUARTERLY or ANNUAL; default: the scenario portfolio's own, NONE with
+    /// --weights.
     #[arg(long, value_parser = parse_code::<RebalanceFreq>)]
     rebalance: Option<RebalanceFreq>,
     /// Annual risk-free rate as a fraction (0.03 = 3 %), for Sharpe and Sortino.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", allow_negative_numbers = true)]
     rf: Decimal,
     /// Tolerable loss from the high-water mark, in percent (e.g. 20); the result says whether
     /// and when the path breached it.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
     max_loss: Option<Decimal>,
     /// Days the stored result stays valid (0 or none: forever); default:
     /// $FORESTO_RESULT_TTL_DAYS, else 30.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     ttl_days: Option<String>,
     /// User id recorded on a newly computed run (not part of the request hash).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     user: Option<i64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -62,25 +72,23 @@ struct Report<'a> {
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let mut policy = CachePolicy::from_config()?;
+    let mut settings = ctx.settings.clone();
     if let Some(days) = &args.ttl_days {
-        policy.ttl = foresto::config::parse_ttl_days(days)?;
+        settings.cache.ttl = foresto::settings::parse_ttl_days(days)?;
     }
     let request = SimulationRequest {
-        subject: Subject::Scenario {
-            scenario_id: args.scenario,
-        },
+        subject: subject(args.scenario, args.weights.as_deref())?,
         start_date: args.start,
         end_date: args.end,
         initial_amount: args.amount,
         rebalance_freq: args.rebalance,
         risk_free_rate: args.rf,
         max_loss_limit_pct: args.max_loss,
-        engine_version: foresto::config::engine_version()?,
+        engine_version: settings.engine_version().to_owned(),
         user_id: args.user,
     };
     let db = ctx.db().await?;
-    let outcome = simulation::simulate(&db, &request, &policy).await?;
+    let outcome = simulation::simulate(&db, &request, &settings).await?;
     let run = &outcome.stored.run;
     let report = Report {
         run_id: run.run_id,
@@ -95,11 +103,28 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if args.json {
         return print_json(&report);
     }
-    print_text(&outcome, &report);
+    print_text(&request.subject, &outcome, &report);
     Ok(())
 }
 
-fn print_text(outcome: &SimulationOutcome, report: &Report) {
+/// What `--scenario` or `--weights` (clap makes sure exactly one is given) names.
+fn subject(scenario: Option<String>, weights: Option<&str>) -> anyhow::Result<Subject> {
+    match (scenario, weights) {
+        (Some(scenario_id), _) => Ok(Subject::Scenario { scenario_id }),
+        (None, Some(weights)) => Ok(Subject::Portfolio {
+            weights: pairs::weights(weights)?
+                .into_iter()
+                .map(|(instrument, weight)| InstrumentWeight {
+                    instrument: instrument.to_owned(),
+                    weight,
+                })
+                .collect(),
+        }),
+        (None, None) => anyhow::bail!("give --scenario or --weights"),
+    }
+}
+
+fn print_text(subject: &Subject, outcome: &SimulationOutcome, report: &Report) {
     let run = &outcome.stored.run;
     println!(
         "run {} ({}) — request hash {}",
@@ -111,9 +136,18 @@ fn print_text(outcome: &SimulationOutcome, report: &Report) {
         },
         run.request_hash
     );
+    let simulated = match subject {
+        Subject::Scenario { scenario_id } => format!("scenario {scenario_id}"),
+        Subject::Portfolio { weights } => {
+            let listed: Vec<String> = weights
+                .iter()
+                .map(|w| format!("{}={}", w.instrument, w.weight))
+                .collect();
+            format!("portfolio {}", listed.join(","))
+        }
+    };
     println!(
-        "scenario {} from {} to {}, amount {}, rebalance {}, engine {}, expires {}",
-        run.scenario_id.as_deref().unwrap_or("-"),
+        "{simulated} from {} to {}, amount {}, rebalance {}, engine {}, expires {}",
         run.start_date,
         run.end_date,
         run.initial_amount,

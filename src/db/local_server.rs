@@ -1,15 +1,28 @@
 //! A PostgreSQL server that Foresto runs itself from the installed binaries: the zero-config
 //! database of the CLI and the throwaway server of the test helper.
 //!
-//! The server listens on loopback only (and a Unix socket inside its data directory) with trust
-//! authentication for the `postgres` user. `initdb` refuses to run as root, so when Foresto runs
-//! as root every server process runs as an unprivileged system user (`postgres`, else `nobody`)
-//! that owns the data directory.
+//! The server admits only whoever knows its password. `initdb` runs with every connection
+//! rejected; the superuser `postgres` then gets a random password (set in single-user mode, fed
+//! through a pipe, so it never reaches a command line) and `pg_hba.conf` asks every connection
+//! for it (`scram-sha-256`). The password is kept in a file only its owner can read (0600, never
+//! reached through a symbolic link), and the connection URL carries it. The server listens on
+//! `127.0.0.1` only and has no Unix socket. Without this, any local user could connect as
+//! superuser and run programs as the server's account (`COPY … TO PROGRAM`).
+//!
+//! No shell sits between Foresto and the server: the tools are run with argument vectors, and the
+//! server is started by running `postgres` directly (`pg_ctl start` hands its data directory and
+//! `-o` options to `/bin/sh`, so a path holding a space breaks it and one holding `$(…)` runs a
+//! command).
+//!
+//! `initdb` refuses to run as root, so when Foresto runs as root every server process runs as an
+//! unprivileged system user (`postgres`, else `nobody`) that owns the data directory; the
+//! password file stays root's.
 
 use std::ffi::OsStr;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -21,63 +34,208 @@ pub const PG_BIN_ENV: &str = "FORESTO_PG_BIN";
 const TOOLS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Why the local server could not be set up, started or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum LocalServerError {
-    /// No PostgreSQL server binaries on this machine.
-    #[error(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in ${PG_BIN_ENV}, on PATH, \
-         or under /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, /opt/homebrew/opt/postgresql*/bin, \
-         /usr/local/opt/postgresql*/bin. Install them (Debian/Ubuntu: `apt-get install postgresql`; \
-         Fedora: `dnf install postgresql-server`; macOS: `brew install postgresql@16`) and/or set \
-         {PG_BIN_ENV}=/path/to/bin, or use an existing server instead: \
-         DATABASE_URL=postgres://user:password@host:5432/dbname"
-    )]
-    BinariesNotFound,
+/// The cluster's superuser, the role every URL of this module connects as.
+const SUPERUSER: &str = "postgres";
 
-    /// `$FORESTO_PG_BIN` names a directory without the server tools.
-    #[error("{PG_BIN_ENV}={0} does not contain initdb, pg_ctl and postgres")]
-    PgBinDirInvalid(String),
+/// Random bytes in a generated password (hex-encoded: safe in a URL without escaping).
+const PASSWORD_BYTES: usize = 32;
 
-    /// Running as root with no unprivileged account to run the server as.
-    #[error(
-        "running as root, and initdb refuses root: no `postgres` or `nobody` user exists to run \
-         the server as (create one, e.g. `useradd --system postgres`), or set DATABASE_URL"
-    )]
-    NoUnprivilegedUser,
+/// Client authentication once the password is set: the password, from anywhere, always.
+/// Replication connections match no line and are refused (see [`LocalServer::allow_replication`]).
+const PG_HBA: &str = "\
+# Written by Foresto: every connection must give the superuser's generated password, which
+# Foresto keeps in a file only its owner can read. Nothing is trusted.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+";
 
-    /// A server tool exited unsuccessfully.
-    #[error("`{command}` failed ({status}): {output}")]
-    CommandFailed {
-        command: String,
-        status: String,
-        output: String,
-    },
+/// Added to [`PG_HBA`] by [`LocalServer::allow_replication`]: replication connections from
+/// loopback, with the same password.
+const PG_HBA_REPLICATION: &str = "\
+host    replication  all  127.0.0.1/32  scram-sha-256
+host    replication  all  ::1/128       scram-sha-256
+";
 
-    /// The server did not accept connections in time.
-    #[error("the local PostgreSQL server did not become ready within {seconds}s; see {log}")]
-    NotReady { seconds: u64, log: String },
+/// The server's certificate and key, in the data directory (the server's default names).
+const TLS_CERT_FILE: &str = "server.crt";
+const TLS_KEY_FILE: &str = "server.key";
 
-    /// The data directory is not an initialised PostgreSQL cluster.
-    #[error(
-        "{0} is not an initialised PostgreSQL data directory (run `foresto local status` or reset it)"
-    )]
-    NotInitialized(String),
-
-    /// File-system or process error.
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use crate::error::LocalServerError;
 
 type Result<T> = std::result::Result<T, LocalServerError>;
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LocalServerError {
     let context = context.into();
     move |source| LocalServerError::Io { context, source }
+}
+
+fn unsafe_path(path: &Path, reason: impl Into<String>) -> LocalServerError {
+    LocalServerError::UnsafePath {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// `uid` as people read it: `alice (uid 1000)`, or `uid 1000` for an unknown account.
+pub(crate) fn describe_uid(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => format!("{} (uid {uid})", user.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+fn is_symlink_error(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32)
+}
+
+/// Opens `path` without following a symbolic link in its last component (`O_NOFOLLOW`, plus
+/// the `open(2)` flags in `extra`); a link there is [`LocalServerError::UnsafePath`].
+fn open_no_follow(
+    options: &mut OpenOptions,
+    extra: nix::fcntl::OFlag,
+    path: &Path,
+    doing: &str,
+) -> Result<File> {
+    options
+        // `custom_flags` replaces earlier custom flags, so all of them are given here at once.
+        .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | extra).bits())
+        .open(path)
+        .map_err(|e| {
+            if is_symlink_error(&e) {
+                unsafe_path(path, "it is a symbolic link")
+            } else {
+                io_err(format!("{doing} {}", path.display()))(e)
+            }
+        })
+}
+
+/// Reads a small file of Foresto's that must be a regular file owned by the current user and,
+/// when `secret`, readable by nobody else. `None` when it does not exist.
+///
+/// The checks are made on the opened file (`O_NOFOLLOW`, then `fstat`), so a name swapped for a
+/// link or another file in between cannot slip past them. `O_NONBLOCK` keeps a FIFO planted
+/// under the name from hanging the open; it is refused as "not a regular file".
+pub(crate) fn read_private_file(path: &Path, secret: bool) -> Result<Option<String>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    let nonblock = nix::fcntl::OFlag::O_NONBLOCK;
+    let mut file = match open_no_follow(&mut options, nonblock, path, "reading") {
+        Ok(file) => file,
+        Err(LocalServerError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let meta = file
+        .metadata()
+        .map_err(io_err(format!("inspecting {}", path.display())))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_file() {
+        return Err(unsafe_path(path, "it is not a regular file"));
+    }
+    if meta.uid() != me {
+        return Err(unsafe_path(
+            path,
+            format!(
+                "it is owned by {}, not by the current user {}",
+                describe_uid(meta.uid()),
+                describe_uid(me)
+            ),
+        ));
+    }
+    if secret && meta.mode() & 0o077 != 0 {
+        return Err(unsafe_path(
+            path,
+            format!(
+                "it holds a password but others may read it (mode {:04o}); `chmod 600` it",
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(io_err(format!("reading {}", path.display())))?;
+    Ok(Some(text))
+}
+
+/// Replaces `path` with a new file (mode 0600) holding `contents`, owned by `owner` when given
+/// (else by the current user).
+///
+/// A symbolic link or non-file at `path` is refused, never written through. The new content is
+/// written to a fresh sibling (`O_CREAT | O_EXCL`: never an existing file or link), synced, and
+/// renamed over `path`: a rename replaces a link put there meanwhile instead of following it,
+/// and readers see the old file or the whole new one.
+fn replace_file(path: &Path, contents: &[u8], owner: Option<&RunAs>) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(unsafe_path(path, "it is a symbolic link"));
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(unsafe_path(path, "it is not a regular file"));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(format!("inspecting {}", path.display()))(e)),
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.new"));
+    // A leftover of an interrupted write; `remove_file` removes a link itself, not its target.
+    match fs::remove_file(&temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(format!("removing {}", temp.display()))(e)),
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true).mode(0o600);
+    let mut file = open_no_follow(&mut options, nix::fcntl::OFlag::empty(), &temp, "creating")?;
+    if let Some(owner) = owner {
+        std::os::unix::fs::fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
+            .map_err(io_err(format!(
+                "handing {} to the server user",
+                temp.display()
+            )))?;
+    }
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io_err(format!("writing {}", temp.display())))?;
+    fs::rename(&temp, path).map_err(io_err(format!("replacing {}", path.display())))
+}
+
+/// Writes a file of Foresto's that only the current user may read (see [`replace_file`]).
+///
+/// # Errors
+/// [`LocalServerError::UnsafePath`] when `path` is a symbolic link or not a regular file;
+/// [`LocalServerError::Io`] when it cannot be written.
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
+    replace_file(path, contents, None)
+}
+
+/// A new password: random bytes from the kernel, hex-encoded.
+fn generate_password() -> Result<String> {
+    let mut bytes = [0u8; PASSWORD_BYTES];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(io_err("reading random bytes for the server's password"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// How a command line reads in messages (the arguments joined by spaces; for display only).
+fn describe(cmd: &Command) -> String {
+    format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(OsStr::to_string_lossy)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// The directory of an installed PostgreSQL's server binaries.
@@ -236,14 +394,7 @@ pub fn port_in_use(port: u16) -> bool {
 }
 
 fn run(cmd: &mut Command) -> Result<Output> {
-    let shown = format!(
-        "{} {}",
-        cmd.get_program().to_string_lossy(),
-        cmd.get_args()
-            .map(OsStr::to_string_lossy)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let shown = describe(cmd);
     let out = cmd.output().map_err(io_err(format!("running {shown}")))?;
     if out.status.success() {
         Ok(out)
@@ -267,6 +418,7 @@ fn run(cmd: &mut Command) -> Result<Output> {
 pub struct LocalServer {
     bins: PgBinaries,
     data_dir: PathBuf,
+    password_file: PathBuf,
     run_as: Option<RunAs>,
 }
 
@@ -282,16 +434,20 @@ pub enum ServerStatus {
 }
 
 impl LocalServer {
-    /// A server over `data_dir` (made absolute), using the located binaries.
+    /// A server over `data_dir` whose superuser password is kept in `password_file` (both made
+    /// absolute), using the located binaries. The password file must not be inside the data
+    /// directory (`initdb` wants it empty) and is best in a directory only the current user
+    /// can write.
     ///
     /// # Errors
     /// When the binaries are missing, or running as root with no unprivileged user.
-    pub fn new(data_dir: impl AsRef<Path>) -> Result<Self> {
-        let data_dir = std::path::absolute(data_dir.as_ref())
-            .map_err(io_err(format!("resolving {}", data_dir.as_ref().display())))?;
+    pub fn new(data_dir: impl AsRef<Path>, password_file: impl AsRef<Path>) -> Result<Self> {
+        let absolute =
+            |p: &Path| std::path::absolute(p).map_err(io_err(format!("resolving {}", p.display())));
         Ok(Self {
             bins: PgBinaries::locate()?,
-            data_dir,
+            data_dir: absolute(data_dir.as_ref())?,
+            password_file: absolute(password_file.as_ref())?,
             run_as: unprivileged_user()?,
         })
     }
@@ -301,9 +457,20 @@ impl LocalServer {
         &self.data_dir
     }
 
+    /// The file holding the superuser's password (owner-only, 0600).
+    pub fn password_file(&self) -> &Path {
+        &self.password_file
+    }
+
     /// The binaries in use.
     pub fn binaries(&self) -> &PgBinaries {
         &self.bins
+    }
+
+    /// Whether the server processes run as an account other than the current one (Foresto runs
+    /// as root): directories above the data directory must then let that account pass.
+    pub fn runs_as_another_user(&self) -> bool {
+        self.run_as.is_some()
     }
 
     /// The server's log file.
@@ -317,7 +484,11 @@ impl LocalServer {
     }
 
     fn command(&self, tool: &str) -> Command {
-        let mut cmd = Command::new(self.bins.tool(tool));
+        self.command_at(&self.bins.tool(tool))
+    }
+
+    fn command_at(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         // The unprivileged account may not be able to enter our working directory.
         cmd.current_dir("/");
         if let Some(user) = &self.run_as {
@@ -326,16 +497,93 @@ impl LocalServer {
         cmd
     }
 
-    /// Creates the cluster (UTF-8, C locale, trust auth for `postgres`) unless it exists.
+    fn server_uid(&self) -> u32 {
+        self.run_as
+            .as_ref()
+            .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid.as_raw())
+    }
+
+    /// Whether the data directory exists, after making sure it is a real directory of the
+    /// server's account: through a symbolic link, Foresto would initialise, start or stop a
+    /// cluster somewhere else.
+    fn check_data_dir(&self) -> Result<bool> {
+        let meta = match fs::symlink_metadata(&self.data_dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err(format!("inspecting {}", self.data_dir.display()))(e)),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(unsafe_path(&self.data_dir, "it is a symbolic link"));
+        }
+        if !meta.is_dir() {
+            return Err(unsafe_path(&self.data_dir, "it is not a directory"));
+        }
+        if meta.uid() != self.server_uid() {
+            return Err(unsafe_path(
+                &self.data_dir,
+                format!(
+                    "it is owned by {}, not by the server's account {}",
+                    describe_uid(meta.uid()),
+                    describe_uid(self.server_uid())
+                ),
+            ));
+        }
+        Ok(true)
+    }
+
+    /// The superuser's password, or `None` when the password file is missing or holds none.
+    fn password(&self) -> Result<Option<String>> {
+        Ok(read_private_file(&self.password_file, true)?
+            .map(|text| text.trim().to_owned())
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit())))
+    }
+
+    /// Creates the cluster (UTF-8, C locale, superuser `postgres` with a new random password)
+    /// unless it exists. An existing cluster without a password file (made by an earlier
+    /// Foresto with trust authentication, or its password file was deleted) gets a new password
+    /// and password-only authentication; a running server is stopped for that.
     ///
     /// # Errors
-    /// When the directory cannot be prepared or `initdb` fails.
+    /// [`LocalServerError::UnsafePath`] when the data directory or password file is a symbolic
+    /// link, not what it should be, or not the right account's; otherwise when the directory
+    /// cannot be prepared or `initdb` or setting the password fails.
     pub fn init(&self) -> Result<()> {
+        let exists = self.check_data_dir()?;
+        let password = self.password()?;
         if self.is_initialized() {
+            if password.is_none() {
+                self.stop()?;
+                self.set_password()?;
+            }
             return Ok(());
         }
-        fs::create_dir_all(&self.data_dir)
-            .map_err(io_err(format!("creating {}", self.data_dir.display())))?;
+        self.prepare_data_dir(exists)?;
+        // Every connection is rejected until `set_password` has given the superuser a password.
+        run(self.command("initdb").arg("-D").arg(&self.data_dir).args([
+            "-U",
+            SUPERUSER,
+            "--auth=reject",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]))?;
+        self.set_password()
+    }
+
+    /// Creates the data directory unless it `exists`, and makes it the server account's, mode
+    /// 0700 (an existing empty directory may have any mode; the server insists on 0700).
+    fn prepare_data_dir(&self, exists: bool) -> Result<()> {
+        if !exists {
+            if let Some(parent) = self.data_dir.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(io_err(format!("creating {}", parent.display())))?;
+            }
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&self.data_dir)
+                .map_err(io_err(format!("creating {}", self.data_dir.display())))?;
+        }
         fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))
             .map_err(io_err(format!("securing {}", self.data_dir.display())))?;
         if let Some(user) = &self.run_as {
@@ -346,58 +594,250 @@ impl LocalServer {
                 }
             })?;
         }
-        run(self.command("initdb").arg("-D").arg(&self.data_dir).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]))?;
         Ok(())
     }
 
-    fn server_options(&self, port: u16) -> Vec<String> {
-        vec![
-            "-p".into(),
-            port.to_string(),
-            "-k".into(),
-            self.data_dir.display().to_string(),
-            "-c".into(),
-            "listen_addresses=127.0.0.1".into(),
-        ]
-    }
-
-    /// Starts the server as a daemon (`pg_ctl start`) on `port` and waits until it accepts
-    /// connections. It keeps running after this process exits.
+    /// Makes this cluster a streaming replica of `primary`, which runs on `primary_port` and
+    /// must allow replication ([`LocalServer::allow_replication`]): `pg_basebackup -R` copies
+    /// the primary's cluster and records how to follow it, so the next start of this server
+    /// comes up as a read-only hot standby. The replica is a copy, so the superuser's password
+    /// is the primary's; it is saved in this server's password file too.
+    ///
+    /// The password reaches `pg_basebackup` through its environment (never its command line)
+    /// and ends up in the replica's `postgresql.auto.conf`, inside the private data directory.
     ///
     /// # Errors
-    /// When the cluster is not initialised or the server does not come up.
+    /// [`LocalServerError::UnsafePath`] as for [`LocalServer::init`], and when the data
+    /// directory already holds a cluster;
+    /// [`LocalServerError::NoPassword`] when the primary has none; [`LocalServerError::Io`]
+    /// when `pg_basebackup` is not installed; [`LocalServerError::CommandFailed`] when it fails.
+    pub fn init_replica_of(&self, primary: &LocalServer, primary_port: u16) -> Result<()> {
+        let exists = self.check_data_dir()?;
+        if self.is_initialized() {
+            return Err(unsafe_path(
+                &self.data_dir,
+                "it already holds a cluster (a replica is made in an empty directory)",
+            ));
+        }
+        let password = primary
+            .password()?
+            .ok_or_else(|| LocalServerError::NoPassword {
+                path: primary.password_file.display().to_string(),
+            })?;
+        let tool = self.bins.client_tool("pg_basebackup").ok_or_else(|| {
+            io_err(format!(
+                "pg_basebackup is not installed next to {} or on PATH",
+                self.bins.bin_dir.display()
+            ))(std::io::ErrorKind::NotFound.into())
+        })?;
+        self.prepare_data_dir(exists)?;
+        run(self
+            .command_at(&tool)
+            .env("PGPASSWORD", &password)
+            .args(["-h", "127.0.0.1", "-p", &primary_port.to_string()])
+            .args(["-U", SUPERUSER, "-D"])
+            .arg(&self.data_dir)
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"]))?;
+        write_private_file(&self.password_file, format!("{password}\n").as_bytes())
+    }
+
+    /// Lets the superuser, with its password, open replication connections from loopback (what
+    /// a replica made by [`LocalServer::init_replica_of`] needs), on top of the usual
+    /// password-only logins. Takes effect at the next start.
+    ///
+    /// # Errors
+    /// As [`LocalServer::init`], when `pg_hba.conf` cannot be rewritten.
+    pub fn allow_replication(&self) -> Result<()> {
+        self.check_data_dir()?;
+        replace_file(
+            &self.data_dir.join("pg_hba.conf"),
+            format!("{PG_HBA}{PG_HBA_REPLICATION}").as_bytes(),
+            self.run_as.as_ref(),
+        )
+    }
+
+    /// Installs `cert_pem` and `key_pem` as the server's TLS certificate (chain) and private
+    /// key: `server.crt` and `server.key` in the data directory, the server account's, mode
+    /// 0600 (the server refuses a key others may read). A server whose data directory holds
+    /// both is started with `ssl=on`; password authentication stays as it is, over TLS or not.
+    ///
+    /// # Errors
+    /// As [`LocalServer::init`], when a file cannot be written.
+    pub fn install_certificate(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<()> {
+        self.check_data_dir()?;
+        for (name, contents) in [(TLS_CERT_FILE, cert_pem), (TLS_KEY_FILE, key_pem)] {
+            replace_file(&self.data_dir.join(name), contents, self.run_as.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Whether the data directory holds a certificate and key to serve TLS with.
+    fn has_certificate(&self) -> bool {
+        [TLS_CERT_FILE, TLS_KEY_FILE]
+            .iter()
+            .all(|name| self.data_dir.join(name).is_file())
+    }
+
+    /// Gives the superuser a new random password, lets in connections that present it (and
+    /// nothing else), and saves it in the password file. The server must not be running.
+    ///
+    /// The password goes to a single-user `postgres` on its standard input, a pipe filled before
+    /// the process starts: no command line or environment shows it, and an early exit of the
+    /// server cannot raise `SIGPIPE` here.
+    fn set_password(&self) -> Result<()> {
+        let password = generate_password()?;
+        let (stdin, mut feed) = std::io::pipe().map_err(io_err("creating a pipe"))?;
+        feed.write_all(format!("ALTER ROLE {SUPERUSER} WITH PASSWORD '{password}';\n").as_bytes())
+            .map_err(io_err("writing to a pipe"))?;
+        drop(feed);
+        let mut cmd = self.command("postgres");
+        cmd.arg("--single")
+            .arg("-D")
+            .arg(&self.data_dir)
+            // exit_on_error: a failed statement makes the exit status non-zero (single-user
+            // mode otherwise carries on and exits 0); log_min_error_statement: an error
+            // message does not quote the statement, password and all.
+            .args([
+                "-c",
+                "exit_on_error=on",
+                "-c",
+                "log_min_error_statement=panic",
+            ])
+            .args(["-c", "log_checkpoints=off"])
+            .args(["-c", "password_encryption=scram-sha-256", SUPERUSER])
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let shown = describe(&cmd);
+        let out = cmd.output().map_err(io_err(format!("running {shown}")))?;
+        if !out.status.success() {
+            return Err(LocalServerError::CommandFailed {
+                command: shown,
+                status: out.status.to_string(),
+                output: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .replace(&password, "<password>")
+                .trim()
+                .to_owned(),
+            });
+        }
+        replace_file(
+            &self.data_dir.join("pg_hba.conf"),
+            PG_HBA.as_bytes(),
+            self.run_as.as_ref(),
+        )?;
+        // Last: a missing password file then always means "no password known, set one".
+        write_private_file(&self.password_file, format!("{password}\n").as_bytes())
+    }
+
+    /// Settings of every server start, as separate arguments (never through a shell): the port,
+    /// loopback only, and no Unix socket (the password file is the only way in); TLS when a
+    /// certificate is installed.
+    fn server_options(&self, port: u16) -> Vec<String> {
+        let mut options = vec![
+            "-p".into(),
+            port.to_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "unix_socket_directories=".into(),
+        ];
+        if self.has_certificate() {
+            options.extend(["-c".into(), "ssl=on".into()]);
+        }
+        options
+    }
+
+    /// The log, opened for the server's output (appended to, or emptied when `truncate`); never
+    /// through a symbolic link.
+    fn open_log(&self, truncate: bool) -> Result<File> {
+        let path = self.log_file();
+        let mut options = OpenOptions::new();
+        options.create(true).mode(0o600);
+        if truncate {
+            options.write(true).truncate(true);
+        } else {
+            options.append(true);
+        }
+        let log = open_no_follow(&mut options, nix::fcntl::OFlag::empty(), &path, "opening")?;
+        if let Some(user) = &self.run_as {
+            // Only so that the server's account can use the log when it runs the cluster by
+            // hand; the server itself writes through the descriptor it inherits.
+            let _ =
+                std::os::unix::fs::fchown(&log, Some(user.uid.as_raw()), Some(user.gid.as_raw()));
+        }
+        Ok(log)
+    }
+
+    /// The last lines of the log, on one line, for an error message.
+    fn log_tail(&self) -> String {
+        let path = self.log_file();
+        let mut options = OpenOptions::new();
+        options.read(true);
+        let mut text = String::new();
+        if open_no_follow(&mut options, nix::fcntl::OFlag::empty(), &path, "reading")
+            .ok()
+            .and_then(|mut f| f.read_to_string(&mut text).ok())
+            .is_none()
+        {
+            return format!("see {}", path.display());
+        }
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+        format!("{tail} (log: {})", path.display())
+    }
+
+    /// Starts the server as a daemon on `port` and waits until it accepts connections. It keeps
+    /// running after this process exits.
+    ///
+    /// `postgres` is run directly with an argument vector, in a session of its own (so the
+    /// terminal's Ctrl-C or hang-up that ends this process does not reach it), as `pg_ctl start`
+    /// would but without its shell.
+    ///
+    /// # Errors
+    /// [`LocalServerError::UnsafePath`] when the data directory or log is a symbolic link;
+    /// [`LocalServerError::NotInitialized`] when there is no cluster;
+    /// [`LocalServerError::CommandFailed`] when the server exits during start-up (the message
+    /// quotes the end of its log); [`LocalServerError::NotReady`] when it does not come up.
     pub fn start(&self, port: u16) -> Result<()> {
+        self.check_data_dir()?;
         if !self.is_initialized() {
             return Err(LocalServerError::NotInitialized(
                 self.data_dir.display().to_string(),
             ));
         }
-        let log = self.log_file();
-        if !log.exists() {
-            fs::write(&log, b"").map_err(io_err(format!("creating {}", log.display())))?;
-            if let Some(user) = &self.run_as {
-                let _ = nix::unistd::chown(&log, Some(user.uid), Some(user.gid));
-            }
-        }
-        run(self
-            .command("pg_ctl")
-            .arg("start")
-            .arg("-D")
+        let log = self.open_log(false)?;
+        let mut cmd = self.command("postgres");
+        cmd.arg("-D")
             .arg(&self.data_dir)
-            .arg("-l")
-            .arg(&log)
-            .args(["-w", "-t", &READY_TIMEOUT.as_secs().to_string(), "-o"])
-            .arg(self.server_options(port).join(" "))
-            .stdin(Stdio::null()))?;
-        Ok(())
+            .args(self.server_options(port))
+            .stdin(Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .map_err(io_err("duplicating the log handle"))?,
+            )
+            .stderr(log);
+        // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let shown = describe(&cmd);
+        let mut child = cmd.spawn().map_err(io_err(format!("running {shown}")))?;
+        let ready = self.wait_ready(&mut child, &shown);
+        // Collect the exit status whenever the server ends, so no zombie lingers while this
+        // process lives on (tests, long-running callers); if this process ends first, the
+        // server is re-parented and runs on.
+        let _ = std::thread::Builder::new()
+            .name("foresto-pg-reaper".into())
+            .spawn(move || child.wait());
+        ready
     }
 
     /// Starts the server as a child of this process that dies with it, for throwaway use: the
@@ -405,10 +845,10 @@ impl LocalServer {
     /// when that thread exits). Durability is switched off; do not keep data here.
     ///
     /// # Errors
-    /// When the server cannot be spawned or does not come up.
+    /// As [`LocalServer::start`].
     pub fn spawn_ephemeral(&self, port: u16) -> Result<Child> {
-        let log = fs::File::create(self.log_file())
-            .map_err(io_err(format!("creating {}", self.log_file().display())))?;
+        self.check_data_dir()?;
+        let log = self.open_log(true)?;
         let mut cmd = self.command("postgres");
         cmd.arg("-D")
             .arg(&self.data_dir)
@@ -428,31 +868,48 @@ impl LocalServer {
                     .map_err(std::io::Error::from)
             });
         }
-        let child = cmd.spawn().map_err(io_err("spawning postgres"))?;
-        self.wait_ready()?;
+        let shown = describe(&cmd);
+        let mut child = cmd.spawn().map_err(io_err("spawning postgres"))?;
+        self.wait_ready(&mut child, &shown)?;
         Ok(child)
     }
 
-    fn wait_ready(&self) -> Result<()> {
+    /// Waits until `server` (a postmaster just spawned) says it is ready in its pid file. A
+    /// server that exits first is an error at once, with the end of its log.
+    fn wait_ready(&self, server: &mut Child, shown: &str) -> Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
-        while Instant::now() < deadline {
-            if let ServerStatus::Running { .. } = self.status()? {
+        loop {
+            if let Some(status) = server.try_wait().map_err(io_err("waiting for postgres"))? {
+                return Err(LocalServerError::CommandFailed {
+                    command: shown.to_owned(),
+                    status: status.to_string(),
+                    output: self.log_tail(),
+                });
+            }
+            // The pid must be this server's: a pid file can also belong to another one.
+            if let ServerStatus::Running { pid, .. } = self.status()?
+                && pid == server.id()
+            {
                 return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LocalServerError::NotReady {
+                    seconds: READY_TIMEOUT.as_secs(),
+                    log: self.log_file().display().to_string(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(LocalServerError::NotReady {
-            seconds: READY_TIMEOUT.as_secs(),
-            log: self.log_file().display().to_string(),
-        })
     }
 
     /// Reads the server's state from its `postmaster.pid` (written by the server itself: pid on
     /// line 1, port on line 4, `ready` on line 8 once it accepts connections).
     ///
     /// # Errors
-    /// When the pid file exists but cannot be read.
+    /// [`LocalServerError::UnsafePath`] when the data directory is a symbolic link or another
+    /// account's; when the pid file exists but cannot be read.
     pub fn status(&self) -> Result<ServerStatus> {
+        self.check_data_dir()?;
         if !self.is_initialized() {
             return Ok(ServerStatus::NotInitialized);
         }
@@ -478,11 +935,12 @@ impl LocalServer {
     /// Stops a running server (fast shutdown: open sessions are disconnected).
     ///
     /// # Errors
-    /// When `pg_ctl stop` fails on a running server.
+    /// As [`LocalServer::status`]; when `pg_ctl stop` fails on a running server.
     pub fn stop(&self) -> Result<()> {
         if !matches!(self.status()?, ServerStatus::Running { .. }) {
             return Ok(());
         }
+        // `pg_ctl stop` only signals the postmaster and waits: no shell involved.
         run(self
             .command("pg_ctl")
             .arg("stop")
@@ -492,9 +950,23 @@ impl LocalServer {
         Ok(())
     }
 
-    /// Connection URL for `database` on a server listening on `port`.
-    pub fn url(port: u16, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{port}/{database}")
+    /// Connection URL for `database` on this server listening on `port`, password included
+    /// (`postgres://postgres:PASSWORD@127.0.0.1:PORT/DATABASE`; the password is hex, so it
+    /// needs no escaping).
+    ///
+    /// # Errors
+    /// [`LocalServerError::NoPassword`] before [`LocalServer::init`] has set one;
+    /// [`LocalServerError::UnsafePath`] when the password file is a symbolic link, another
+    /// user's, or readable by others.
+    pub fn url(&self, port: u16, database: &str) -> Result<String> {
+        let password = self
+            .password()?
+            .ok_or_else(|| LocalServerError::NoPassword {
+                path: self.password_file.display().to_string(),
+            })?;
+        Ok(format!(
+            "postgres://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+        ))
     }
 }
 
@@ -519,5 +991,62 @@ mod tests {
         let err = PgBinaries::locate_in(Some(PathBuf::from("/nonexistent")), distribution_dirs())
             .unwrap_err();
         assert!(matches!(err, LocalServerError::PgBinDirInvalid(_)), "{err}");
+    }
+
+    #[test]
+    fn private_files_are_never_read_or_written_through_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        fs::write(&target, "keep").unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let read = read_private_file(&link, false).unwrap_err();
+        assert!(
+            matches!(read, LocalServerError::UnsafePath { .. }),
+            "{read}"
+        );
+        assert!(read.to_string().contains("symbolic link"), "{read}");
+        let write = write_private_file(&link, b"changed").unwrap_err();
+        assert!(
+            matches!(write, LocalServerError::UnsafePath { .. }),
+            "{write}"
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+
+        // A stale temporary that is a link is removed, not written through.
+        let file = tmp.path().join("port");
+        std::os::unix::fs::symlink(&target, tmp.path().join(".port.new")).unwrap();
+        write_private_file(&file, b"5432").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(
+            read_private_file(&file, true).unwrap().as_deref(),
+            Some("5432")
+        );
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            read_private_file(&tmp.path().join("missing"), true).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_secret_others_may_read_or_a_fifo_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let secret = tmp.path().join("password");
+        fs::write(&secret, "abc").unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_private_file(&secret, true).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        assert_eq!(
+            read_private_file(&secret, false).unwrap().as_deref(),
+            Some("abc")
+        );
+
+        // Opening a FIFO for reading would wait for a writer; it is refused at once instead.
+        let fifo = tmp.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let err = read_private_file(&fifo, false).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! Summary figures of a NAV path, one function per definition in `metrics.md`.
+//! Summary figures of a NAV path, one function per definition in `docs/metrics.md`.
 
 use chrono::NaiveDate;
 

@@ -1,5 +1,5 @@
 //! Simulation engine (pure): portfolio versions + daily instrument returns → NAV path and summary
-//! figures, exactly as `metrics.md` defines them.
+//! figures, exactly as `docs/metrics.md` defines them.
 //!
 //! Nothing here does I/O. The caller loads the portfolio versions and the `daily_return` rows,
 //! calls [`simulate`], and stores the result through [`Summary::to_stored`] /
@@ -8,7 +8,7 @@
 //! Where the definitions differ on purpose from the original Python engine (sample instead of
 //! population deviation, no hard-coded 3 % risk-free rate, CAGR from 252 rows, 21/63-row windows,
 //! recovery measured from the running peak including unrecovered spells, rebalancing only on
-//! period changes) figures computed by the two are not comparable; see `metrics.md`.
+//! period changes) figures computed by the two are not comparable; see `docs/metrics.md`.
 
 mod calendar;
 mod metrics;
@@ -76,7 +76,7 @@ pub struct PathPoint {
 }
 
 /// The summary figures (`simulation_summary`); percentages are in percent. `None` is a figure
-/// `metrics.md` defines as NULL for this path (too few rows, zero deviation, no negative day).
+/// `docs/metrics.md` defines as NULL for this path (too few rows, zero deviation, no negative day).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {
     pub trading_days: u32,
@@ -180,7 +180,7 @@ pub enum EngineError {
 /// a formerly or later held instrument trades, the held ones count as fills and NAV is unchanged.
 /// Fills are counted only for instruments actually held that day.
 ///
-/// Rebalancing follows `metrics.md`. The first-date exemption covers scheduled rebalances only: a
+/// Rebalancing follows `docs/metrics.md`. The first-date exemption covers scheduled rebalances only: a
 /// version effective after `start_date` but by the first path date switches in on that date
 /// (after its returns) and counts. Every given version's weights are checked, used or not.
 ///

@@ -1,5 +1,5 @@
 //! Partitions ahead of time: every parent gets its monthly partitions for the current month and
-//! the next N before any write needs them (the rolling horizon of the schema's Part B).
+//! the next N before any write needs them (the rolling horizon of `docs/schema.md`, "Beyond the original DDL").
 
 use std::collections::HashSet;
 
@@ -7,7 +7,9 @@ use chrono::{Months, NaiveDate};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
-use super::{Parent, RowCounting, ensure_range, list, month_start};
+use super::{
+    DateWindow, Parent, PartitionLimits, RowCounting, ensure_range_within, list, month_start,
+};
 use crate::error::{Error, Result};
 
 /// A monthly partition of one parent, by name and month.
@@ -21,11 +23,25 @@ pub struct MonthlyPartition {
     pub month: NaiveDate,
 }
 
-fn horizon(today: NaiveDate, months_ahead: u32) -> Result<(NaiveDate, NaiveDate)> {
+/// The months from `today`'s through `months_ahead` later, all inside `window`.
+fn horizon(
+    today: NaiveDate,
+    months_ahead: u32,
+    window: &DateWindow,
+) -> Result<(NaiveDate, NaiveDate)> {
     let first = month_start(today);
     let last = first
         .checked_add_months(Months::new(months_ahead))
-        .ok_or_else(|| Error::invalid("months ahead", format!("{months_ahead} is too far")))?;
+        .filter(|last| window.has_month(*last) && window.has_month(first))
+        .ok_or_else(|| {
+            Error::invalid(
+                "months ahead",
+                format!(
+                    "{months_ahead} months after {} leaves the date window {window}",
+                    first.format("%Y-%m")
+                ),
+            )
+        })?;
     Ok((first, last))
 }
 
@@ -36,15 +52,15 @@ fn horizon(today: NaiveDate, months_ahead: u32) -> Result<(NaiveDate, NaiveDate)
 /// `create_monthly_partitions` applies.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the horizon is beyond the calendar; otherwise when the database
-/// refuses.
+/// [`Error::InvalidInput`] when the horizon leaves the plausible date window
+/// ([`DateWindow::default`]: at most ten years ahead); otherwise when the database refuses.
 #[tracing::instrument(skip(db))]
 pub async fn missing_ahead<C: ConnectionTrait>(
     db: &C,
     today: NaiveDate,
     months_ahead: u32,
 ) -> Result<Vec<MonthlyPartition>> {
-    let (first, last) = horizon(today, months_ahead)?;
+    let (first, last) = horizon(today, months_ahead, &DateWindow::default())?;
     let existing: HashSet<(Parent, String)> = list(db, RowCounting::Estimated)
         .await?
         .into_iter()
@@ -75,7 +91,8 @@ pub async fn missing_ahead<C: ConnectionTrait>(
 /// skips what exists.
 ///
 /// # Errors
-/// As [`missing_ahead`], and when a partition cannot be created.
+/// As [`missing_ahead`] (so the horizon never creates more than the window allows), and when a
+/// partition cannot be created.
 #[tracing::instrument(skip(db))]
 pub async fn ensure_ahead<C: ConnectionTrait>(
     db: &C,
@@ -83,10 +100,11 @@ pub async fn ensure_ahead<C: ConnectionTrait>(
     months_ahead: u32,
 ) -> Result<Vec<MonthlyPartition>> {
     let missing = missing_ahead(db, today, months_ahead).await?;
-    let (first, last) = horizon(today, months_ahead)?;
+    let limits = PartitionLimits::default();
+    let (first, last) = horizon(today, months_ahead, &limits.window)?;
     for parent in Parent::ALL {
         if missing.iter().any(|m| m.parent == parent) {
-            ensure_range(db, parent, first, last).await?;
+            ensure_range_within(db, parent, first, last, &limits).await?;
         }
     }
     Ok(missing)

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::Serialize;
 
 use super::Parent;
-use crate::error::{Error, Result};
+use crate::error::{Error, PartitionError, Result};
 
 /// How [`list`] counts rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,46 +95,20 @@ struct CatalogRow {
 // is exactly that month: a name alone never makes a table droppable. The CASE keeps `to_date`
 // away from names that are not a valid month. Exact counts run one `count(*)` per partition via
 // `query_to_xml`, on the catalog-quoted name.
-const CATALOG_SQL: &str = r#"
-SELECT p.relname AS parent,
-       n.nspname AS schema,
-       c.relname AS name,
-       format('%I.%I', n.nspname, c.relname) AS qualified,
-       format('%I.%I', pn.nspname, p.relname) AS parent_qualified,
-       pt.partdefid = c.oid AS is_default,
-       pg_get_expr(c.relpartbound, c.oid) AS bound,
-       CASE WHEN c.relnamespace = p.relnamespace
-             AND pg_get_expr(c.relpartbound, c.oid)
-                 = format('FOR VALUES FROM (%L) TO (%L)', m.month, (m.month + interval '1 month')::date)
-            THEN m.month END AS month,
-       CASE WHEN $2 THEN (xpath('/row/n/text()',
-                                query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
-                                             false, true, '')))[1]::text::bigint
-            WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows,
-       pg_total_relation_size(c.oid) AS total_bytes
-  FROM unnest($1::text[]) WITH ORDINALITY AS t (table_name, ord)
-  JOIN pg_class p ON p.oid = to_regclass(t.table_name)
-  JOIN pg_namespace pn ON pn.oid = p.relnamespace
-  JOIN pg_partitioned_table pt ON pt.partrelid = p.oid
-  JOIN pg_inherits i ON i.inhparent = p.oid
-  JOIN pg_class c ON c.oid = i.inhrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  CROSS JOIN LATERAL (
-        SELECT CASE WHEN c.relname ~ ('^' || p.relname || '_[1-9][0-9]{3}(0[1-9]|1[0-2])$')
-                    THEN to_date(right(c.relname, 6), 'YYYYMM') END AS month) m
- WHERE $3::text IS NULL OR c.relname = $3
- ORDER BY t.ord, pt.partdefid = c.oid, c.relname
-"#;
+const CATALOG_SQL: &str = include_str!("catalog.sql");
 
-async fn query<C: ConnectionTrait>(
+/// The rows of a catalog query over the three parents' partitions, bound as `$1` parents, `$2`
+/// whether to count rows exactly, `$3` an optional partition name.
+pub(super) async fn catalog_rows<R: FromQueryResult, C: ConnectionTrait>(
     db: &C,
+    sql: &str,
     counting: RowCounting,
     name: Option<&str>,
-) -> Result<Vec<PartitionInfo>> {
+) -> Result<Vec<R>> {
     let parents: Vec<String> = Parent::ALL.iter().map(|p| p.table().to_owned()).collect();
-    let rows = CatalogRow::find_by_statement(Statement::from_sql_and_values(
+    Ok(R::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        CATALOG_SQL,
+        sql,
         [
             parents.into(),
             (counting == RowCounting::Exact).into(),
@@ -142,7 +116,15 @@ async fn query<C: ConnectionTrait>(
         ],
     ))
     .all(db)
-    .await?;
+    .await?)
+}
+
+async fn query<C: ConnectionTrait>(
+    db: &C,
+    counting: RowCounting,
+    name: Option<&str>,
+) -> Result<Vec<PartitionInfo>> {
+    let rows: Vec<CatalogRow> = catalog_rows(db, CATALOG_SQL, counting, name).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -182,7 +164,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, counting: RowCounting) -> Result<V
 /// ever compared with catalog names (as a bound parameter), so any text is safe to pass.
 ///
 /// # Errors
-/// [`Error::UnknownPartition`] when no partition of the three parents has that name; otherwise
+/// [`PartitionError::UnknownPartition`] when no partition of the three parents has that name; otherwise
 /// when the database refuses.
 #[tracing::instrument(skip(db))]
 pub async fn find_partition<C: ConnectionTrait>(
@@ -194,7 +176,9 @@ pub async fn find_partition<C: ConnectionTrait>(
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::UnknownPartition {
-            name: name.to_owned(),
+        .ok_or_else(|| {
+            Error::Partition(PartitionError::UnknownPartition {
+                name: name.to_owned(),
+            })
         })
 }

@@ -12,6 +12,12 @@ use chrono::{Datelike, NaiveDate};
 pub(crate) const COLUMNS: &str = "instrument_id, trade_date, open_price, high_price, low_price, \
                                   close_price, adj_close_price, volume, load_id";
 
+/// About the COPY text of one record.
+const BYTES_PER_ROW: usize = 72;
+
+/// The most records a batch reserves room for up front.
+const PREALLOCATED_ROWS: usize = 100_000;
+
 /// Records ready to write in one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
@@ -24,10 +30,12 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// An empty batch with room for about `rows` records.
+    /// An empty batch with room for about `rows` records (at most [`PREALLOCATED_ROWS`]: the
+    /// rest grows as records come, so a large batch size costs memory only when a file fills
+    /// it).
     pub(crate) fn with_capacity(rows: usize) -> Self {
         Self {
-            data: Vec::with_capacity(rows.saturating_mul(72)),
+            data: Vec::with_capacity(rows.min(PREALLOCATED_ROWS) * BYTES_PER_ROW),
             ..Self::default()
         }
     }

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::csv_header::Header;
+use crate::csv_header::Header;
 
 /// The shape of a price file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -14,15 +14,21 @@
 //!   ends PARTIAL (FAILED when nothing could be loaded). A file that cannot be read at all ends
 //!   FAILED. Nothing is dropped silently: every record is loaded, rejected, or (weekend forward
 //!   fills, when asked) counted as skipped.
+//! - Input is bounded: a record dated outside [`LoadOptions::partitions`]' window is rejected, a
+//!   line longer than [`LoadOptions::max_line_bytes`] is rejected and reading resumes at the next
+//!   line, and a load that would create more partitions than the cap fails before it creates
+//!   any. Reasons and stored messages escape control characters and are cut to a bounded
+//!   length, so the load history can always record the outcome.
 //!
-//! Records are streamed: a reading thread parses and validates the CSV while the previous batch
-//! is written with `COPY` (see the `write` module for the write paths).
-
-pub(crate) mod csv_header;
+//! Records are streamed: a reading thread reads the file line by line (a price file has no line
+//! breaks inside fields, so a line is a record and line numbers are exact) and validates it while
+//! the previous batch is written with `COPY` (see the `write` module for the write paths).
 
 mod batch;
 mod layout;
+mod lines;
 mod parse;
+mod printable;
 mod seen_keys;
 mod tickers;
 mod values;
@@ -37,17 +43,29 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IngestError, Result};
 use crate::instruments::{self, NewInstrument};
 use crate::load_history::{self, NewLoad, Outcome};
+use crate::partitions::PartitionLimits;
 pub use layout::{Format, LONG_COLUMNS};
 pub use parse::MAX_LISTED_REJECTS;
 use parse::{ParseJob, Parsed, Stop};
+use printable::MESSAGE_CHARS;
 use tickers::{Registrar, Resolver};
 use write::{Writer, Written};
 
 /// Records per batch (and transaction) unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 100_000;
+
+/// The most records per batch: a batch is held in memory (about 72 bytes a record, two or three
+/// batches at a time), and one transaction writes it.
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
+
+/// The longest line accepted unless told otherwise, in bytes.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The most [`LoadOptions::max_line_bytes`] may be: one line is held in memory while it is read.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which instruments a file's tickers name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +116,14 @@ pub struct LoadOptions {
     pub tickers: TickerMatch,
     /// Skip weekend records that repeat the instrument's previous values (forward fills).
     pub skip_weekend_fill: bool,
-    /// Records per batch (and transaction).
+    /// Records per batch (and transaction): 1 to [`MAX_BATCH_SIZE`].
     pub batch_size: usize,
+    /// The longest line accepted, in bytes without its line break: 1 to [`MAX_LINE_BYTES`]. A
+    /// longer line is rejected, unread, and reading goes on at the next line.
+    pub max_line_bytes: usize,
+    /// Records dated outside the window are rejected; a load that would create more partitions
+    /// than the cap fails before creating any.
+    pub partitions: PartitionLimits,
     pub key_checks: KeyChecks,
     pub progress: Option<ProgressFn>,
 }
@@ -114,6 +138,8 @@ impl Default for LoadOptions {
             tickers: TickerMatch::Any,
             skip_weekend_fill: false,
             batch_size: DEFAULT_BATCH_SIZE,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            partitions: PartitionLimits::default(),
             key_checks: KeyChecks::Auto,
             progress: None,
         }
@@ -130,6 +156,8 @@ impl std::fmt::Debug for LoadOptions {
             .field("tickers", &self.tickers)
             .field("skip_weekend_fill", &self.skip_weekend_fill)
             .field("batch_size", &self.batch_size)
+            .field("max_line_bytes", &self.max_line_bytes)
+            .field("partitions", &self.partitions)
             .field("key_checks", &self.key_checks)
             .field("progress", &self.progress.is_some())
             .finish()
@@ -174,13 +202,16 @@ pub struct LoadReport {
 /// (some records rejected) or FAILED (records there were, none could be loaded).
 ///
 /// # Errors
-/// - [`Error::InvalidInput`] for unusable options (nothing is recorded);
-/// - [`Error::UnreadableFile`] when the file cannot be read (missing, unreadable, no usable
+/// - [`Error::InvalidInput`] for unusable options, e.g. a batch size or line limit out of range
+///   (nothing is recorded);
+/// - [`IngestError::UnreadableFile`] when the file cannot be read (missing, unreadable, no usable
 ///   header): the load is recorded as FAILED;
-/// - [`Error::LoadFailed`] when the database fails part-way (e.g. [`Error::Connection`] inside):
+/// - [`IngestError::LoadFailed`] when the database fails part-way (e.g. a [`DatabaseError::Connection`](crate::DatabaseError::Connection) inside):
 ///   batches committed before stay, the load is recorded as FAILED if the database can still be
 ///   reached (else it stays STARTED until [`load_history::mark_stale_failed`]); running the
-///   load again completes it;
+///   load again completes it. Also when a batch would take the load over its partition cap
+///   ([`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions) inside):
+///   that batch is refused before any of its partitions is created;
 /// - database errors while recording the load's start.
 #[tracing::instrument(skip(db, options), fields(path = %path.display()))]
 pub async fn load_file(
@@ -190,14 +221,11 @@ pub async fn load_file(
 ) -> Result<LoadReport> {
     check(options)?;
     let source_name = options.source_name.clone().unwrap_or_else(|| {
-        path.file_name()
-            .map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-            .chars()
-            .take(100)
-            .collect()
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        printable::bounded(&name, 100).chars().take(100).collect()
     });
     let load = load_history::start(
         db,
@@ -213,9 +241,18 @@ pub async fn load_file(
 }
 
 fn check(options: &LoadOptions) -> Result<()> {
-    if options.batch_size == 0 {
-        return Err(Error::invalid("batch_size", "must be at least 1"));
-    }
+    let in_range = |field: &'static str, value: usize, max: usize| {
+        if (1..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                field,
+                format!("{value} is not between 1 and {max}"),
+            ))
+        }
+    };
+    in_range("batch_size", options.batch_size, MAX_BATCH_SIZE)?;
+    in_range("max_line_bytes", options.max_line_bytes, MAX_LINE_BYTES)?;
     if let TickerMatch::Register {
         instrument_type,
         exchange,
@@ -249,7 +286,7 @@ async fn run(
 ) -> (Tally, Result<(), Stop>) {
     let mut tally = Tally::default();
     let prepared = async {
-        let writer = Writer::open(db, load_id, options.key_checks).await?;
+        let writer = Writer::open(db, load_id, options.key_checks, &options.partitions).await?;
         let known = instruments::keys_by_ticker(db).await?;
         Ok::<_, Error>((writer, known))
     };
@@ -269,6 +306,8 @@ async fn run(
         format: options.format,
         load_id,
         batch_size: options.batch_size,
+        max_line_bytes: options.max_line_bytes,
+        window: options.partitions.window,
         skip_weekend_fill: options.skip_weekend_fill,
         resolver: Resolver::new(known, options.tickers.clone(), registrar),
         progress: options.progress.clone(),
@@ -313,10 +352,12 @@ async fn conclude(
 ) -> Result<LoadReport> {
     let records_loaded = tally.written.total();
     let records_failed = tally.parsed.failed;
+    // Stored messages quote the file (reasons) or the database (errors): escaped and bounded,
+    // so that the outcome can always be recorded.
     let failed = |error: String| Outcome::Failed {
         records_loaded,
         records_failed,
-        error,
+        error: printable::bounded(&error, MESSAGE_CHARS),
     };
     let (outcome, error) = match result {
         Ok(()) if records_failed == 0 => (Outcome::Success { records_loaded }, None),
@@ -324,7 +365,7 @@ async fn conclude(
             Outcome::Partial {
                 records_loaded,
                 records_failed,
-                summary: summary(&tally.parsed),
+                summary: printable::bounded(&summary(&tally.parsed), MESSAGE_CHARS),
             },
             None,
         ),
@@ -332,20 +373,23 @@ async fn conclude(
             failed(format!("nothing loaded: {}", summary(&tally.parsed))),
             None,
         ),
-        Err(Stop::Unreadable(reason)) => (
-            failed(format!("cannot read {}: {reason}", path.display())),
-            Some(Error::UnreadableFile {
-                load_id,
-                path: path.display().to_string(),
-                reason,
-            }),
-        ),
+        Err(Stop::Unreadable(reason)) => {
+            let reason = printable::bounded(&reason, MESSAGE_CHARS);
+            (
+                failed(format!("cannot read {}: {reason}", path.display())),
+                Some(Error::Ingest(IngestError::UnreadableFile {
+                    load_id,
+                    path: path.display().to_string(),
+                    reason,
+                })),
+            )
+        }
         Err(Stop::Database(e)) => (
             failed(e.to_string()),
-            Some(Error::LoadFailed {
+            Some(Error::Ingest(IngestError::LoadFailed {
                 load_id,
                 source: Box::new(e),
-            }),
+            })),
         ),
     };
     let recorded = load_history::finish(db, load_id, &outcome).await;

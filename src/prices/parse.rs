@@ -1,25 +1,30 @@
-//! Reading a price file: the CSV is read as a stream, every record validated, resolved to an
-//! instrument and either accepted into the current batch, skipped (a weekend forward fill, when
-//! asked) or rejected with its line number and reason. Full batches go to the writer through a
-//! bounded channel, so reading overlaps writing and at most a few batches are in memory.
+//! Reading a price file: the file is read as a stream of lines (`lines`: one CSV record per
+//! line), every record validated, resolved to an instrument and either accepted into the current
+//! batch, skipped (a weekend forward fill, when asked) or rejected with its line number and
+//! reason. Full batches go to the writer through a bounded channel, so reading overlaps writing
+//! and at most a few batches are in memory.
 //!
 //! Runs on a blocking thread (CSV parsing is CPU work).
 
 use std::fs::File;
+use std::io::BufReader;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use super::batch::Batch;
-use super::csv_header::Header;
 use super::layout::{Layout, LongColumns};
+use super::lines::{self, Line, Lines};
+use super::printable::{self, REASON_CHARS};
 use super::seen_keys::SeenKeys;
 use super::tickers::{Resolved, Resolver};
-use super::values::{Bar, parse_date, parse_price, parse_volume};
+use super::values::{Bar, parse_date_in, parse_price, parse_volume};
 use super::weekend_fill::WeekendFill;
 use super::{Format, Progress, ProgressFn, Reject};
+use crate::csv_header::Header;
 use crate::error::Error;
+use crate::partitions::DateWindow;
 
 /// How many rejects a report lists (all are counted).
 pub const MAX_LISTED_REJECTS: usize = 1000;
@@ -33,6 +38,8 @@ pub(crate) struct ParseJob {
     pub format: Option<Format>,
     pub load_id: i64,
     pub batch_size: usize,
+    pub max_line_bytes: usize,
+    pub window: DateWindow,
     pub skip_weekend_fill: bool,
     pub resolver: Resolver,
     pub progress: Option<ProgressFn>,
@@ -63,6 +70,8 @@ pub(crate) fn run(job: ParseJob, out: mpsc::Sender<Batch>) -> (Parsed, Result<()
         format,
         load_id,
         batch_size,
+        max_line_bytes,
+        window,
         skip_weekend_fill,
         resolver,
         progress,
@@ -73,11 +82,12 @@ pub(crate) fn run(job: ParseJob, out: mpsc::Sender<Batch>) -> (Parsed, Result<()
         fill: skip_weekend_fill.then(WeekendFill::default),
         batch: Batch::with_capacity(batch_size),
         batch_size,
+        window,
         load_id,
         out,
         parsed: Parsed::default(),
     };
-    let result = parser.read(&path, format, progress.as_deref());
+    let result = parser.read(&path, format, max_line_bytes, progress.as_deref());
     (parser.parsed, result)
 }
 
@@ -87,6 +97,7 @@ struct Parser {
     fill: Option<WeekendFill>,
     batch: Batch,
     batch_size: usize,
+    window: DateWindow,
     load_id: i64,
     out: mpsc::Sender<Batch>,
     parsed: Parsed,
@@ -99,46 +110,77 @@ enum Flow {
     Hangup,
 }
 
+/// The file's first line, read into `record`, as a header (none at all: the empty header, which
+/// [`Header::parse`] refuses as an empty file).
+fn read_header(
+    lines: &mut Lines<BufReader<File>>,
+    bytes: &mut Vec<u8>,
+    record: &mut csv::StringRecord,
+) -> Result<Header, Stop> {
+    match lines.next_line(bytes) {
+        Err(e) => return Err(Stop::Unreadable(e.to_string())),
+        Ok(None) => {}
+        Ok(Some((_, Line::TooLong(length)))) => {
+            return Err(Stop::Unreadable(too_long(
+                "header line",
+                length,
+                lines.max(),
+            )));
+        }
+        Ok(Some((_, Line::Text))) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| Stop::Unreadable("the header line is not valid UTF-8".into()))?;
+            lines::split(text, record)
+                .map_err(|e| Stop::Unreadable(format!("the header line: {e}")))?;
+        }
+    }
+    Header::parse(record).map_err(Stop::Unreadable)
+}
+
+fn too_long(what: &str, length: u64, max: usize) -> String {
+    format!("the {what} has {length} bytes, more than the limit of {max}")
+}
+
 impl Parser {
     fn read(
         &mut self,
         path: &std::path::Path,
         format: Option<Format>,
+        max_line_bytes: usize,
         progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
     ) -> Result<(), Stop> {
         let unreadable = |e: &dyn std::fmt::Display| Stop::Unreadable(e.to_string());
         let file = File::open(path).map_err(|e| unreadable(&e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(file);
-        let header = Header::parse(reader.headers().map_err(|e| unreadable(&e))?)
-            .map_err(Stop::Unreadable)?;
+        let mut lines = Lines::new(BufReader::with_capacity(1 << 16, file), max_line_bytes);
+        let (mut bytes, mut record) = (Vec::new(), csv::StringRecord::new());
+        let header = read_header(&mut lines, &mut bytes, &mut record)?;
         let layout = Layout::of(&header, format).map_err(Stop::Unreadable)?;
 
-        let mut record = csv::StringRecord::new();
         let mut records = 0u64;
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => match e.kind() {
-                    csv::ErrorKind::Utf8 { pos, .. } => {
-                        let line = pos.as_ref().map_or(0, csv::Position::line);
-                        self.reject(line, "the line is not valid UTF-8".into());
-                        continue;
-                    }
-                    _ => return Err(unreadable(&e)),
-                },
+        while let Some((line, read)) = lines.next_line(&mut bytes).map_err(|e| unreadable(&e))? {
+            // A blank line is no record (as the csv crate has it).
+            if read == Line::Text && bytes.is_empty() {
+                continue;
             }
             records += 1;
             if let Some(report) = progress.filter(|_| records.is_multiple_of(PROGRESS_EVERY)) {
                 report(Progress {
-                    bytes_read: reader.position().byte(),
+                    bytes_read: lines.bytes_read(),
                     records_read: records,
                 });
             }
-            let line = record.position().map_or(0, csv::Position::line);
+            if let Line::TooLong(length) = read {
+                self.reject(line, too_long("line", length, max_line_bytes));
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                self.reject(line, "the line is not valid UTF-8".into());
+                continue;
+            };
+            if let Err(reason) = lines::split(text, &mut record) {
+                self.reject(line, reason.into());
+                continue;
+            }
             if record.len() != header.len() {
                 self.reject(
                     line,
@@ -159,7 +201,7 @@ impl Parser {
         }
         if let Some(report) = progress {
             report(Progress {
-                bytes_read: reader.position().byte(),
+                bytes_read: lines.bytes_read(),
                 records_read: records,
             });
         }
@@ -177,7 +219,7 @@ impl Parser {
             column.map_or(Ok(None), |i| parse_price(name, field(i)))
         };
         let bar = || -> Result<(NaiveDate, Bar), String> {
-            let date = parse_date(field(columns.trade_date))?;
+            let date = parse_date_in(field(columns.trade_date), &self.window)?;
             let bar = Bar {
                 open: price(columns.open, "open")?,
                 high: price(columns.high, "high")?,
@@ -210,7 +252,7 @@ impl Parser {
         record: &csv::StringRecord,
         line: u64,
     ) -> Result<Flow, Stop> {
-        let date = match parse_date(record.get(0).unwrap_or("")) {
+        let date = match parse_date_in(record.get(0).unwrap_or(""), &self.window) {
             Ok(date) => date,
             Err(reason) => {
                 self.reject(line, reason);
@@ -250,7 +292,10 @@ impl Parser {
         if !self.seen.insert(instrument_id, date) {
             self.reject(
                 line,
-                format!("duplicate: {ticker} on {date} is already on an earlier line"),
+                format!(
+                    "duplicate: {} on {date} is already on an earlier line",
+                    printable::field(ticker)
+                ),
             );
             return Ok(Flow::Continue);
         }
@@ -264,6 +309,8 @@ impl Parser {
     fn reject(&mut self, line: u64, reason: String) {
         self.parsed.failed += 1;
         if self.parsed.rejects.len() < MAX_LISTED_REJECTS {
+            // Reasons quote fields already cut short; this bounds whatever else they echo.
+            let reason = printable::bounded(&reason, REASON_CHARS);
             self.parsed.rejects.push(Reject { line, reason });
         }
     }

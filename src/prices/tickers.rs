@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sea_orm::DatabaseConnection;
 
 use super::TickerMatch;
+use super::printable::{self, field};
 use crate::error::{Error, Result};
 use crate::instruments::{self, Choice, InstrumentKey, NewInstrument};
 
@@ -24,6 +25,9 @@ pub(crate) struct Registrar {
     /// Written to `instrument_master.data_source` (the load's source type).
     pub data_source: String,
 }
+
+/// `instrument_master.ticker` is `VARCHAR(20)`: no longer ticker can name an instrument.
+const TICKER_MAX_CHARS: usize = 20;
 
 /// Resolves tickers against a snapshot of the instrument master taken when the load started.
 pub(crate) struct Resolver {
@@ -55,6 +59,13 @@ impl Resolver {
         if let Some(hit) = self.cache.get(ticker) {
             return Ok(hit.clone());
         }
+        // Not cached, so that a file of endless garbage tickers cannot grow the cache.
+        if ticker.chars().count() > TICKER_MAX_CHARS {
+            return Ok(Resolved::Rejected(format!(
+                "ticker '{}' is longer than {TICKER_MAX_CHARS} characters",
+                field(ticker)
+            )));
+        }
         let resolved = self.lookup(ticker)?;
         self.cache.insert(ticker.to_owned(), resolved.clone());
         Ok(resolved)
@@ -63,6 +74,12 @@ impl Resolver {
     fn lookup(&self, ticker: &str) -> Result<Resolved> {
         if ticker.is_empty() {
             return Ok(Resolved::Rejected("missing ticker".into()));
+        }
+        if printable::has_control(ticker) {
+            return Ok(Resolved::Rejected(format!(
+                "ticker '{}' holds control characters",
+                field(ticker)
+            )));
         }
         let candidates = self.known.get(ticker).map_or(&[][..], Vec::as_slice);
         let (exchange, kind) = match &self.rule {
@@ -78,7 +95,7 @@ impl Resolver {
             Choice::One(key) => Resolved::Instrument(key.instrument_id),
             Choice::Ambiguous(keys) => Resolved::Rejected(format!(
                 "ticker {ticker} is ambiguous ({}): name the exchange to load it",
-                instruments::join(&keys)
+                crate::error::Candidates(&keys)
             )),
             Choice::Unknown => match &self.rule {
                 TickerMatch::Register {
@@ -93,10 +110,12 @@ impl Resolver {
                     };
                     self.register(&new)?
                 }
-                TickerMatch::OnExchange(exchange) => {
-                    Resolved::Rejected(format!("unknown ticker {ticker} on {exchange}"))
-                }
-                TickerMatch::Any => Resolved::Rejected(format!("unknown ticker {ticker}")),
+                TickerMatch::OnExchange(exchange) => Resolved::Rejected(format!(
+                    "unknown ticker {} on {}",
+                    field(ticker),
+                    field(exchange)
+                )),
+                TickerMatch::Any => Resolved::Rejected(format!("unknown ticker {}", field(ticker))),
             },
         })
     }

@@ -8,6 +8,9 @@
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::printable::field;
+use crate::partitions::DateWindow;
+
 /// One instrument's values on one day, validated and rounded to the column scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bar {
@@ -47,7 +50,7 @@ impl Bar {
 const NUMERIC_18_4_LIMIT: Decimal = Decimal::from_parts(0x107A_4000, 0x5AF3, 0, false, 0);
 
 /// Parses a strict `YYYY-MM-DD` date.
-pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
     let text = text.trim();
     let b = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -63,9 +66,19 @@ pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
         if text.is_empty() {
             "missing trade date".to_owned()
         } else {
-            format!("date '{text}' is not a date (YYYY-MM-DD)")
+            format!("date '{}' is not a date (YYYY-MM-DD)", field(text))
         }
     })
+}
+
+/// Parses a strict `YYYY-MM-DD` date that lies in `window`.
+pub(crate) fn parse_date_in(text: &str, window: &DateWindow) -> Result<NaiveDate, String> {
+    let date = parse_date(text)?;
+    if window.contains(date) {
+        Ok(date)
+    } else {
+        Err(format!("date {date} is outside the date window {window}"))
+    }
 }
 
 /// Whether `text` is written as a decimal number: sign, digits with at most one point, and an
@@ -92,16 +105,28 @@ fn is_number(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+fn too_large(column: &str, text: &str) -> String {
+    format!(
+        "{} {} does not fit NUMERIC(18,4)",
+        field(column),
+        field(text)
+    )
+}
+
 fn parse_decimal(column: &str, text: &str) -> Result<Decimal, String> {
     if !is_number(text) {
-        return Err(format!("{column} '{text}' is not a number"));
+        return Err(format!(
+            "{} '{}' is not a number",
+            field(column),
+            field(text)
+        ));
     }
     let parsed = if text.contains(['e', 'E']) {
         Decimal::from_scientific(text)
     } else {
         text.parse::<Decimal>()
     };
-    parsed.map_err(|_| format!("{column} {text} does not fit NUMERIC(18,4)"))
+    parsed.map_err(|_| too_large(column, text))
 }
 
 /// Parses an optional price of `column`: empty is `None`; otherwise a positive number that fits
@@ -114,13 +139,17 @@ pub(crate) fn parse_price(column: &str, text: &str) -> Result<Option<Decimal>, S
     let value = parse_decimal(column, text)?;
     let rounded = value.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero);
     if rounded.abs() >= NUMERIC_18_4_LIMIT {
-        return Err(format!("{column} {text} does not fit NUMERIC(18,4)"));
+        return Err(too_large(column, text));
     }
     if rounded <= Decimal::ZERO {
         return Err(if value <= Decimal::ZERO {
-            format!("{column} {text} is not positive")
+            format!("{} {} is not positive", field(column), field(text))
         } else {
-            format!("{column} {text} rounds to 0 at 4 decimals")
+            format!(
+                "{} {} rounds to 0 at 4 decimals",
+                field(column),
+                field(text)
+            )
         });
     }
     Ok(Some(rounded))
@@ -135,14 +164,14 @@ pub(crate) fn parse_volume(text: &str) -> Result<Option<i64>, String> {
     }
     let value = parse_decimal("volume", text)?;
     if value.is_sign_negative() && !value.is_zero() {
-        return Err(format!("volume {text} is negative"));
+        return Err(format!("volume {} is negative", field(text)));
     }
     if !value.fract().is_zero() {
-        return Err(format!("volume {text} is not a whole number"));
+        return Err(format!("volume {} is not a whole number", field(text)));
     }
     i64::try_from(value)
         .map(Some)
-        .map_err(|_| format!("volume {text} does not fit BIGINT"))
+        .map_err(|_| format!("volume {} does not fit BIGINT", field(text)))
 }
 
 #[cfg(test)]
@@ -182,6 +211,30 @@ mod tests {
             );
         }
         assert_eq!(parse_date(""), Err("missing trade date".into()));
+        assert_eq!(
+            parse_date(&"9".repeat(500)).unwrap_err(),
+            format!(
+                "date '{}… (420 more characters)' is not a date (YYYY-MM-DD)",
+                "9".repeat(80)
+            )
+        );
+    }
+
+    #[test]
+    fn dates_outside_the_window_are_refused_year_zero_too() {
+        let window = DateWindow::plausible(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        assert!(parse_date_in("1900-01-01", &window).is_ok());
+        assert!(parse_date_in("2036-12-01", &window).is_ok());
+        for (text, shown) in [
+            ("0000-01-06", "0000-01-06"),
+            ("1899-12-31", "1899-12-31"),
+            ("2036-12-02", "2036-12-02"),
+        ] {
+            assert_eq!(
+                parse_date_in(text, &window).unwrap_err(),
+                format!("date {shown} is outside the date window 1900-01-01 to 2036-12-01")
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! the whole load.
 //!
 //! - **Partitions first.** The monthly partitions a batch needs are created before it is
-//!   written (`partitions::ensure_range`, only for months that hold records), so no record lands
-//!   in the DEFAULT partition.
+//!   written (only for months that hold records), so no record lands in the DEFAULT partition,
+//!   within the load's [`PartitionLimits`]: the partitions the whole load creates count against
+//!   one cap, and the batch that would go over it is refused before any of its partitions is
+//!   made.
 //! - **Direct COPY when the key range is free.** When no stored row falls inside any of the
 //!   batch's per-instrument date spans, the batch is `COPY`ed straight into `daily_price`: the
 //!   fastest path for fresh data. Should a concurrent writer take one of the keys meanwhile, the
@@ -25,7 +27,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, PgConnection, Postgres};
@@ -34,7 +36,7 @@ use super::KeyChecks;
 use super::batch::{Batch, COLUMNS};
 use crate::error::{Error, Result};
 use crate::load_history;
-use crate::partitions::{self, Parent};
+use crate::partitions::{self, NewPartitions, Parent, PartitionLimits};
 
 /// What writing batches did, in records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,19 +72,7 @@ const CREATE_STAGE: &str = "
     ) ON COMMIT DELETE ROWS";
 
 /// Exactly the foreign keys the batched checks stand in for, and no user trigger.
-const BATCHED_CHECKS_POSSIBLE: &str = "
-    SELECT (SELECT coalesce(array_agg(a.attname || '>' || c.confrelid::regclass::text
-                                      ORDER BY a.attname), '{}')
-              FROM pg_constraint c
-              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-             WHERE c.conrelid = 'daily_price'::regclass AND c.contype = 'f')
-           = ARRAY['instrument_id>instrument_master', 'load_id>source_load_history']
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_trigger t
-            WHERE NOT t.tgisinternal
-              AND (t.tgrelid = 'daily_price'::regclass
-                   OR t.tgrelid IN (SELECT inhrelid FROM pg_inherits
-                                     WHERE inhparent = 'daily_price'::regclass)))";
+const BATCHED_CHECKS_POSSIBLE: &str = include_str!("batched_checks_possible.sql");
 
 /// Whether any stored row falls inside one of the batch's per-instrument date spans.
 const ANY_STORED: &str = "
@@ -100,44 +90,10 @@ const STAGED_PLAN: &str = "
            set_config('work_mem', '64MB', true)";
 
 /// Writes the staged records that are new or differ; returns (new keys, rows written).
-const MERGE_STAGE: &str = "
-    WITH changed AS MATERIALIZED (
-        SELECT s.*, e.instrument_id IS NULL AS is_new
-          FROM foresto_price_stage s
-          LEFT JOIN (SELECT instrument_id, trade_date, open_price, high_price, low_price,
-                            close_price, adj_close_price, volume
-                       FROM daily_price
-                      WHERE instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3) e
-                 ON e.instrument_id = s.instrument_id AND e.trade_date = s.trade_date
-         WHERE e.instrument_id IS NULL
-            OR (e.open_price, e.high_price, e.low_price, e.close_price, e.adj_close_price, e.volume)
-               IS DISTINCT FROM
-               (s.open_price, s.high_price, s.low_price, s.close_price, s.adj_close_price, s.volume)
-    ), written AS (
-        INSERT INTO daily_price AS d (instrument_id, trade_date, open_price, high_price, low_price,
-                                      close_price, adj_close_price, volume, load_id)
-        SELECT instrument_id, trade_date, open_price, high_price, low_price,
-               close_price, adj_close_price, volume, load_id
-          FROM changed
-        ON CONFLICT (instrument_id, trade_date) DO UPDATE
-           SET open_price = EXCLUDED.open_price, high_price = EXCLUDED.high_price,
-               low_price = EXCLUDED.low_price, close_price = EXCLUDED.close_price,
-               adj_close_price = EXCLUDED.adj_close_price, volume = EXCLUDED.volume,
-               load_id = EXCLUDED.load_id
-         -- A concurrent writer may have stored the same values since the join looked.
-         WHERE (d.open_price, d.high_price, d.low_price, d.close_price, d.adj_close_price, d.volume)
-               IS DISTINCT FROM
-               (EXCLUDED.open_price, EXCLUDED.high_price, EXCLUDED.low_price, EXCLUDED.close_price,
-                EXCLUDED.adj_close_price, EXCLUDED.volume)
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM changed WHERE is_new), (SELECT count(*) FROM written)";
+const MERGE_STAGE: &str = include_str!("merge_stage.sql");
 
 /// COPY data is sent in messages of this size, so the server starts on a batch at once.
 const COPY_CHUNK: usize = 256 * 1024;
-
-/// Months of partitions created per call (one transaction each), to keep its locks few.
-const MONTHS_PER_ENSURE: usize = 12;
 
 /// The session a load writes on.
 pub(crate) struct Writer<'a> {
@@ -145,7 +101,10 @@ pub(crate) struct Writer<'a> {
     conn: PoolConnection<Postgres>,
     load_id: i64,
     batched_key_checks: bool,
+    limits: PartitionLimits,
     ensured_months: HashSet<NaiveDate>,
+    /// What this load created, held against `limits.max_new`.
+    created: NewPartitions,
     /// Whether the session was tidied and may go back to the pool.
     reusable: bool,
 }
@@ -166,6 +125,7 @@ impl<'a> Writer<'a> {
         db: &'a DatabaseConnection,
         load_id: i64,
         key_checks: KeyChecks,
+        limits: &PartitionLimits,
     ) -> Result<Self> {
         let mut conn = db.get_postgres_connection_pool().acquire().await?;
         load_history::hold_liveness(&mut conn, load_id).await?;
@@ -179,7 +139,9 @@ impl<'a> Writer<'a> {
             conn,
             load_id,
             batched_key_checks,
+            limits: limits.clone(),
             ensured_months: HashSet::new(),
+            created: NewPartitions::default(),
             reusable: false,
         })
     }
@@ -219,16 +181,20 @@ impl<'a> Writer<'a> {
         Ok(written)
     }
 
-    /// Creates the partitions of the batch's months not yet made sure of in this load, a run of
-    /// consecutive months per call.
+    /// Creates the partitions of the batch's months not yet made sure of in this load.
     async fn ensure_partitions(&mut self, batch: &Batch) -> Result<()> {
         let missing: Vec<NaiveDate> = batch
             .months()
             .filter(|m| !self.ensured_months.contains(m))
             .collect();
-        for (first, last) in month_runs(&missing, MONTHS_PER_ENSURE) {
-            partitions::ensure_range(self.db, Parent::DailyPrice, first, last).await?;
-        }
+        partitions::ensure_months(
+            self.db,
+            Parent::DailyPrice,
+            &missing,
+            &self.limits,
+            &mut self.created,
+        )
+        .await?;
         self.ensured_months.extend(missing);
         Ok(())
     }
@@ -349,62 +315,4 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "23505")
-}
-
-/// `months` (sorted first days of months) as runs of consecutive months, at most `max` long,
-/// each as (first month, last month).
-fn month_runs(months: &[NaiveDate], max: usize) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut runs: Vec<(NaiveDate, NaiveDate, usize)> = Vec::new();
-    for &month in months {
-        match runs.last_mut() {
-            Some((_, last, len)) if *len < max && *last + Months::new(1) == month => {
-                *last = month;
-                *len += 1;
-            }
-            _ => runs.push((month, month, 1)),
-        }
-    }
-    runs.into_iter()
-        .map(|(first, last, _)| (first, last))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn month(y: i32, m: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, 1).unwrap()
-    }
-
-    #[test]
-    fn months_group_into_bounded_consecutive_runs() {
-        let months = [
-            month(1995, 11),
-            month(1995, 12),
-            month(1996, 1),
-            month(2031, 3),
-            month(2031, 5),
-        ];
-        assert_eq!(
-            month_runs(&months, 12),
-            [
-                (month(1995, 11), month(1996, 1)),
-                (month(2031, 3), month(2031, 3)),
-                (month(2031, 5), month(2031, 5))
-            ]
-        );
-        let year: Vec<_> = (1..=12)
-            .map(|m| month(2020, m))
-            .chain([month(2021, 1)])
-            .collect();
-        assert_eq!(
-            month_runs(&year, 12),
-            [
-                (month(2020, 1), month(2020, 12)),
-                (month(2021, 1), month(2021, 1))
-            ]
-        );
-        assert!(month_runs(&[], 12).is_empty());
-    }
 }

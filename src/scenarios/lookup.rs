@@ -5,13 +5,13 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::InstrumentRef;
-use crate::error::{Error, Result};
+use crate::error::{Error, InstrumentError, Result, ScenarioError};
 
 /// The instrument each reference names, in the order given.
 ///
 /// # Errors
-/// [`Error::UnknownInstrument`] for a ticker or id that matches nothing;
-/// [`Error::AmbiguousTicker`] (see [`crate::instruments::pick_by_ticker`]) for a ticker listed
+/// [`InstrumentError::UnknownInstrument`] for a ticker or id that matches nothing;
+/// [`InstrumentError::AmbiguousTicker`] (see [`crate::instruments::pick_by_ticker`]) for a ticker listed
 /// on several exchanges (name it by id instead).
 #[tracing::instrument(skip(db))]
 pub async fn resolve<C: ConnectionTrait>(
@@ -43,6 +43,29 @@ pub async fn resolve<C: ConnectionTrait>(
     refs.iter().map(|r| pick(r, &candidates)).collect()
 }
 
+/// [`resolve`], refusing two references that name one instrument (say a ticker and its
+/// `id:<N>`), which a set of weights may not do.
+///
+/// # Errors
+/// Those of [`resolve`]; [`ScenarioError::DuplicateInstrument`] naming the second reference.
+pub async fn resolve_distinct<C: ConnectionTrait>(
+    db: &C,
+    refs: &[InstrumentRef],
+) -> Result<Vec<instrument_master::Model>> {
+    let instruments = resolve(db, refs).await?;
+    for (i, instrument) in instruments.iter().enumerate() {
+        if instruments[..i]
+            .iter()
+            .any(|other| other.instrument_id == instrument.instrument_id)
+        {
+            return Err(Error::Scenario(ScenarioError::DuplicateInstrument {
+                instrument: format!("{} (id:{})", refs[i], instrument.instrument_id),
+            }));
+        }
+    }
+    Ok(instruments)
+}
+
 fn pick(
     reference: &InstrumentRef,
     candidates: &[instrument_master::Model],
@@ -55,8 +78,10 @@ fn pick(
             .iter()
             .find(|i| i.instrument_id == *id)
             .cloned()
-            .ok_or_else(|| Error::UnknownInstrument {
-                instrument: reference.to_string(),
+            .ok_or_else(|| {
+                Error::Instrument(InstrumentError::UnknownInstrument {
+                    instrument: reference.to_string(),
+                })
             }),
     }
 }

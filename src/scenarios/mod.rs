@@ -16,10 +16,10 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScenarioError};
 
-pub use lookup::resolve;
-pub use seed::{SEED_WEIGHTS, SeedMapping, SeedStatus, seed_scenario_portfolios};
+pub use lookup::{resolve, resolve_distinct};
+pub use seed::{SeedMapping, SeedStatus, seed_scenario_portfolios};
 pub use versions::{CreatedVersion, NewVersion, set_portfolio_version};
 pub use weights::{InstrumentRef, NewAllocation, WEIGHT_SCALE, max_weight_sum, validate_weights};
 
@@ -62,7 +62,7 @@ pub async fn list_active<C: ConnectionTrait>(db: &C) -> Result<Vec<scenario_defi
 /// The scenario `scenario_id`, active or not.
 ///
 /// # Errors
-/// [`Error::ScenarioNotFound`] when there is none.
+/// [`ScenarioError::ScenarioNotFound`] when there is none.
 #[tracing::instrument(skip(db))]
 pub async fn find<C: ConnectionTrait>(
     db: &C,
@@ -75,15 +75,15 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 fn scenario_not_found(scenario_id: &str) -> Error {
-    Error::ScenarioNotFound {
+    Error::Scenario(ScenarioError::ScenarioNotFound {
         scenario_id: scenario_id.to_owned(),
-    }
+    })
 }
 
 /// The scenario with the portfolio version in force on `as_of` and its holdings.
 ///
 /// # Errors
-/// [`Error::ScenarioNotFound`]; database errors.
+/// [`ScenarioError::ScenarioNotFound`]; database errors.
 #[tracing::instrument(skip(db))]
 pub async fn detail<C: ConnectionTrait>(
     db: &C,
@@ -142,7 +142,7 @@ pub async fn version_in_force<C: ConnectionTrait>(
 /// on `start`, then every one that takes effect after `start` and on or before `end`.
 ///
 /// # Errors
-/// [`Error::NoPortfolioInForce`] when no version is in force on `start`; database errors.
+/// [`ScenarioError::NoPortfolioInForce`] when no version is in force on `start`; database errors.
 #[tracing::instrument(skip(db))]
 pub async fn versions_for_window<C: ConnectionTrait>(
     db: &C,
@@ -152,9 +152,11 @@ pub async fn versions_for_window<C: ConnectionTrait>(
 ) -> Result<Vec<portfolio_model::Model>> {
     let first = version_in_force(db, scenario_id, start)
         .await?
-        .ok_or_else(|| Error::NoPortfolioInForce {
-            scenario_id: scenario_id.to_owned(),
-            date: start,
+        .ok_or_else(|| {
+            Error::Scenario(ScenarioError::NoPortfolioInForce {
+                scenario_id: scenario_id.to_owned(),
+                date: start,
+            })
         })?;
     let later = portfolio_model::Entity::find()
         .filter(portfolio_model::Column::ScenarioId.eq(scenario_id))

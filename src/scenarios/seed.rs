@@ -1,4 +1,5 @@
-//! The three scenario portfolios of `seed-data.md`, placed onto an instrument per asset class.
+//! The three scenario portfolios of `data/seed/scenario_weights.csv` (`docs/seed-data.md`),
+//! placed onto an instrument per asset class.
 
 use std::collections::HashMap;
 
@@ -14,44 +15,8 @@ use serde::Serialize;
 
 use super::{CreatedVersion, InstrumentRef, NewAllocation, NewVersion, holdings, resolve};
 use crate::error::{Error, Result};
-
-const fn pct(hundredths: u32) -> Decimal {
-    Decimal::from_parts(hundredths, 0, 0, false, 2)
-}
-
-/// Weights by asset class of the seeded scenario portfolios; each row sums to 1.
-pub const SEED_WEIGHTS: [(&str, [(AssetClass, Decimal); 5]); 3] = [
-    (
-        "MIN_VOL",
-        [
-            (AssetClass::Equity, pct(15)),
-            (AssetClass::Bond, pct(45)),
-            (AssetClass::Cash, pct(25)),
-            (AssetClass::Commodity, pct(10)),
-            (AssetClass::Other, pct(5)),
-        ],
-    ),
-    (
-        "DEFENSIVE",
-        [
-            (AssetClass::Equity, pct(25)),
-            (AssetClass::Bond, pct(40)),
-            (AssetClass::Cash, pct(20)),
-            (AssetClass::Commodity, pct(10)),
-            (AssetClass::Other, pct(5)),
-        ],
-    ),
-    (
-        "GROWTH",
-        [
-            (AssetClass::Equity, pct(55)),
-            (AssetClass::Bond, pct(20)),
-            (AssetClass::Cash, pct(10)),
-            (AssetClass::Commodity, pct(10)),
-            (AssetClass::Other, pct(5)),
-        ],
-    ),
-];
+use crate::seed_data::{self, SeedPortfolio};
+use crate::settings::Settings;
 
 /// The instrument standing for each asset class.
 pub type SeedMapping = HashMap<AssetClass, InstrumentRef>;
@@ -69,7 +34,7 @@ pub enum SeedStatus {
     Kept { portfolio_id: i64 },
 }
 
-/// Seeds [`SEED_WEIGHTS`] onto `mapping`, effective `effective_date`, with `rebalance`, as
+/// Seeds the scenario weights of `data/seed/` ([`seed_data::scenario_weights`]) onto `mapping`, effective `effective_date`, with `rebalance`, as
 /// version 1 (`<SCENARIO_ID>_v1`) of each scenario that has no portfolio yet. Scenarios that
 /// already have one are reported, not changed, so running it again changes nothing. All three
 /// are written in one transaction.
@@ -77,19 +42,25 @@ pub enum SeedStatus {
 /// # Errors
 /// [`Error::InvalidInput`] when `mapping` lacks an asset class; the errors of
 /// [`super::set_portfolio_version`] (unknown or duplicate instruments, a missing scenario).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(skip(db, settings))]
 pub async fn seed_scenario_portfolios<C>(
     db: &C,
     mapping: &SeedMapping,
     effective_date: NaiveDate,
     rebalance: RebalanceFreq,
+    settings: &Settings,
 ) -> Result<Vec<(String, SeedStatus)>>
 where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = db.begin().await?;
-    let mut outcomes = Vec::with_capacity(SEED_WEIGHTS.len());
-    for (scenario_id, weights) in SEED_WEIGHTS {
+    let portfolios = seed_data::scenario_weights();
+    let mut outcomes = Vec::with_capacity(portfolios.len());
+    for SeedPortfolio {
+        scenario_id,
+        weights,
+    } in portfolios
+    {
         let allocations = weights
             .iter()
             .map(|&(class, weight)| {
@@ -103,8 +74,16 @@ where
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let status = seed_one(&txn, scenario_id, allocations, effective_date, rebalance).await?;
-        outcomes.push((scenario_id.to_owned(), status));
+        let status = seed_one(
+            &txn,
+            &scenario_id,
+            allocations,
+            effective_date,
+            rebalance,
+            settings,
+        )
+        .await?;
+        outcomes.push((scenario_id, status));
     }
     txn.commit().await?;
     Ok(outcomes)
@@ -116,6 +95,7 @@ async fn seed_one<C>(
     allocations: Vec<NewAllocation>,
     effective_date: NaiveDate,
     rebalance: RebalanceFreq,
+    settings: &Settings,
 ) -> Result<SeedStatus>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -133,7 +113,7 @@ where
             rebalance_freq: Some(rebalance),
             portfolio_name: None,
         };
-        let created = super::set_portfolio_version(txn, &version).await?;
+        let created = super::set_portfolio_version(txn, &version, settings).await?;
         return Ok(SeedStatus::Created {
             version: Box::new(created),
         });
@@ -163,18 +143,4 @@ where
             SeedStatus::Kept { portfolio_id }
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_seed_portfolio_sums_to_one() {
-        for (scenario, weights) in SEED_WEIGHTS {
-            let sum: Decimal = weights.iter().map(|(_, w)| *w).sum();
-            assert_eq!(sum, Decimal::ONE, "{scenario}");
-        }
-        assert_eq!(pct(45).to_string(), "0.45");
-    }
 }

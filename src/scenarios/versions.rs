@@ -10,8 +10,9 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::{InstrumentRef, NewAllocation, resolve, scenario_not_found, validate_weights};
-use crate::error::{Error, Result};
+use super::{InstrumentRef, NewAllocation, resolve_distinct, scenario_not_found, validate_weights};
+use crate::error::{Error, Result, ScenarioError};
+use crate::settings::Settings;
 
 /// A portfolio version to add to a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,22 +45,25 @@ pub struct CreatedVersion {
 /// makes stale.
 ///
 /// Every rule is checked before anything is written; the database's deferred weight-sum trigger
-/// stays the last line and surfaces as the same [`Error::WeightSumExceeded`]. Given a
+/// stays the last line and surfaces as the same [`ScenarioError::WeightSumExceeded`]. Given a
 /// transaction, the work happens in a savepoint and the trigger fires at the caller's commit.
 ///
 /// # Errors
-/// The weight errors of [`validate_weights`]; [`Error::ScenarioNotFound`];
-/// [`Error::EffectiveDateNotAfter`]; [`Error::UnknownInstrument`] / [`Error::AmbiguousTicker`];
-/// [`Error::DuplicateInstrument`] when two references name one instrument; database errors.
-#[tracing::instrument(skip(db))]
-pub async fn set_portfolio_version<C>(db: &C, version: &NewVersion) -> Result<CreatedVersion>
+/// The weight errors of [`validate_weights`]; [`ScenarioError::ScenarioNotFound`];
+/// [`ScenarioError::EffectiveDateNotAfter`]; [`InstrumentError::UnknownInstrument`](crate::InstrumentError::UnknownInstrument) / [`InstrumentError::AmbiguousTicker`](crate::InstrumentError::AmbiguousTicker);
+/// [`ScenarioError::DuplicateInstrument`] when two references name one instrument; database errors.
+#[tracing::instrument(skip(db, settings))]
+pub async fn set_portfolio_version<C>(
+    db: &C,
+    version: &NewVersion,
+    settings: &Settings,
+) -> Result<CreatedVersion>
 where
     C: ConnectionTrait + TransactionTrait,
 {
     validate_weights(&version.allocations)?;
-    let engine_version = crate::config::engine_version()?;
     let txn = db.begin().await?;
-    let created = insert_version(&txn, version, engine_version).await?;
+    let created = insert_version(&txn, version, settings.engine_version()).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -67,7 +71,7 @@ where
 async fn insert_version<C: ConnectionTrait>(
     txn: &C,
     version: &NewVersion,
-    engine_version: String,
+    engine_version: &str,
 ) -> Result<CreatedVersion> {
     let scenario_id = version.scenario_id.as_str();
     // Writers of one scenario's versions queue on its row, so each checks the date order
@@ -86,28 +90,18 @@ async fn insert_version<C: ConnectionTrait>(
     if let Some(latest) = latest
         && version.effective_date <= latest.effective_date
     {
-        return Err(Error::EffectiveDateNotAfter {
+        return Err(Error::Scenario(ScenarioError::EffectiveDateNotAfter {
             scenario_id: scenario_id.to_owned(),
             effective_date: version.effective_date,
             latest: latest.effective_date,
-        });
+        }));
     }
     let refs: Vec<InstrumentRef> = version
         .allocations
         .iter()
         .map(|a| a.instrument.clone())
         .collect();
-    let instruments = resolve(txn, &refs).await?;
-    for (i, instrument) in instruments.iter().enumerate() {
-        if instruments[..i]
-            .iter()
-            .any(|other| other.instrument_id == instrument.instrument_id)
-        {
-            return Err(Error::DuplicateInstrument {
-                instrument: format!("{} (id:{})", refs[i], instrument.instrument_id),
-            });
-        }
-    }
+    let instruments = resolve_distinct(txn, &refs).await?;
 
     let closed = match latest {
         Some(previous)
@@ -135,7 +129,7 @@ async fn insert_version<C: ConnectionTrait>(
         effective_date: Set(version.effective_date),
         expiry_date: Set(None),
         rebalance_freq: Set(Some(rebalance)),
-        engine_version: Set(Some(engine_version)),
+        engine_version: Set(Some(engine_version.to_owned())),
         ..Default::default()
     }
     .insert(txn)

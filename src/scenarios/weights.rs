@@ -8,7 +8,7 @@ use entity::enums::AssetClass;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScenarioError};
 
 /// Decimal places of `portfolio_allocation.weight` (`numeric(5,4)`).
 pub const WEIGHT_SCALE: u32 = 4;
@@ -71,9 +71,9 @@ pub struct NewAllocation {
 /// twice, and a sum of at most 1.0001.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] (no weights), [`Error::WeightOutOfRange`],
-/// [`Error::WeightTooPrecise`], [`Error::DuplicateInstrument`], or
-/// [`Error::WeightSumExceeded`] with no `portfolio_id`.
+/// [`Error::InvalidInput`] (no weights), [`ScenarioError::WeightOutOfRange`],
+/// [`ScenarioError::WeightTooPrecise`], [`ScenarioError::DuplicateInstrument`], or
+/// [`ScenarioError::WeightSumExceeded`] with no `portfolio_id`.
 pub fn validate_weights(allocations: &[NewAllocation]) -> Result<()> {
     if allocations.is_empty() {
         return Err(Error::invalid("weights", "no weights given"));
@@ -81,32 +81,32 @@ pub fn validate_weights(allocations: &[NewAllocation]) -> Result<()> {
     for (i, a) in allocations.iter().enumerate() {
         let instrument = || a.instrument.to_string();
         if a.weight < Decimal::ZERO || a.weight > Decimal::ONE {
-            return Err(Error::WeightOutOfRange {
+            return Err(Error::Scenario(ScenarioError::WeightOutOfRange {
                 instrument: instrument(),
                 weight: a.weight,
-            });
+            }));
         }
         if a.weight.normalize().scale() > WEIGHT_SCALE {
-            return Err(Error::WeightTooPrecise {
+            return Err(Error::Scenario(ScenarioError::WeightTooPrecise {
                 instrument: instrument(),
                 weight: a.weight,
-            });
+            }));
         }
         if allocations[..i]
             .iter()
             .any(|b| b.instrument == a.instrument)
         {
-            return Err(Error::DuplicateInstrument {
+            return Err(Error::Scenario(ScenarioError::DuplicateInstrument {
                 instrument: instrument(),
-            });
+            }));
         }
     }
     let sum: Decimal = allocations.iter().map(|a| a.weight).sum();
     if sum > max_weight_sum() {
-        return Err(Error::WeightSumExceeded {
+        return Err(Error::Scenario(ScenarioError::WeightSumExceeded {
             portfolio_id: None,
             sum,
-        });
+        }));
     }
     Ok(())
 }
@@ -153,21 +153,21 @@ mod tests {
         ));
         assert!(matches!(
             validate_weights(&[alloc("SPY", "-0.1")]),
-            Err(Error::WeightOutOfRange { .. })
+            Err(Error::Scenario(ScenarioError::WeightOutOfRange { .. }))
         ));
         assert!(matches!(
             validate_weights(&[alloc("SPY", "1.01")]),
-            Err(Error::WeightOutOfRange { .. })
+            Err(Error::Scenario(ScenarioError::WeightOutOfRange { .. }))
         ));
         assert!(matches!(
             validate_weights(&[alloc("SPY", "0.12345")]),
-            Err(Error::WeightTooPrecise { .. })
+            Err(Error::Scenario(ScenarioError::WeightTooPrecise { .. }))
         ));
         assert!(matches!(
             validate_weights(&[alloc("SPY", "0.5"), alloc("SPY", "0.2")]),
-            Err(Error::DuplicateInstrument { .. })
+            Err(Error::Scenario(ScenarioError::DuplicateInstrument { .. }))
         ));
-        let Err(Error::WeightSumExceeded { portfolio_id, sum }) =
+        let Err(Error::Scenario(ScenarioError::WeightSumExceeded { portfolio_id, sum })) =
             validate_weights(&[alloc("SPY", "0.6"), alloc("TLT", "0.4002")])
         else {
             panic!("expected WeightSumExceeded");

@@ -4,71 +4,47 @@
 //! Concurrency protocol: the computing caller holds a transaction-scoped advisory lock keyed by
 //! the request hash from before its computation until the commit that stores the run, so at
 //! most one caller — in any process — computes a hash at a time, and a crashed one releases the
-//! lock with its session (no claim row is ever left behind). Other callers do not block on the
-//! lock: they release their connection, wait a poll interval and look again, so waiting never
-//! ties up a pool's connections. No RUNNING row is written: a run exists only complete, with its
-//! summary and path. RUNNING rows written by other tools are respected while younger than
-//! [`CachePolicy::stale_after`] and taken over after; FAILED and expired runs are replaced.
+//! lock with its session (no claim row is ever left behind). No RUNNING row is written: a run
+//! exists only complete, with its summary and path. RUNNING rows written by other tools are
+//! respected while younger than [`CachePolicy::stale_after`] and taken over after; FAILED and
+//! expired runs are replaced.
+//!
+//! A caller holds at most one pooled connection at any moment, so any number of callers on one
+//! pool queue for it and none waits for a second connection while holding a first (which, with
+//! every connection held by such a caller, would starve the pool). A miss holds exactly one
+//! from the lock to the commit: the look under the lock, the computation's reads (it gets the
+//! transaction's connection as a [`TxConnection`]), the path's partitions and the store's writes
+//! all run on it. Callers that find the hash locked hold none while they wait: they give their
+//! connection back, pause (backing off) and look again. And a caller that cannot get a
+//! connection in the pool's acquire timeout because every connection is in use keeps queueing,
+//! up to [`CachePolicy::max_wait`], rather than failing because of the others.
 //!
 //! The computing caller also share-locks the request's scenario row until its run is stored, so
 //! a new portfolio version (which expires the scenario's cached runs) can never slip in between
-//! the computation reading the versions and the run becoming visible.
+//! the computation reading the versions and the run becoming visible. A path month without its
+//! partition gets it inside the storing transaction: the partition DDL's locks then last until
+//! that commit, which follows at once (no other wait sits between them).
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-use chrono::TimeDelta;
 use entity::enums::RunStatus;
-use entity::simulation_run;
+use entity::{simulation_run, simulation_summary};
 use sea_orm::{
-    AccessMode, ColumnTrait, DatabaseConnection, EntityTrait, IsolationLevel, QueryFilter,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
 };
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::request::{SimulationRequest, Subject};
 use super::runs;
 use super::store::{self, ComputedRun, StoredRun};
-use crate::error::{Error, Result};
+use super::tx_connection::TxConnection;
+use crate::error::{Error, Result, SimulationError};
 
-/// How stored results live and how long callers wait for each other.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// Lifetime of a newly stored run; `None` keeps it until deleted.
-    pub ttl: Option<TimeDelta>,
-    /// A RUNNING row (written by another tool) older than this is taken to be abandoned.
-    pub stale_after: TimeDelta,
-    /// How often a caller waiting for another's computation looks again.
-    pub poll_interval: Duration,
-    /// How long a caller waits for another's computation before giving up.
-    pub max_wait: Duration,
-}
+/// Longest pause between two looks of a waiting caller, in poll intervals.
+const MAX_BACKOFF: u32 = 8;
 
-impl Default for CachePolicy {
-    /// The default TTL ([`crate::config::DEFAULT_RESULT_TTL_DAYS`]), RUNNING rows stale after
-    /// 5 minutes, polling every 50 ms for at most 6 minutes — longer than the stale timeout, so
-    /// that one call outlasts an abandoned RUNNING row.
-    fn default() -> Self {
-        Self {
-            ttl: Some(TimeDelta::days(crate::config::DEFAULT_RESULT_TTL_DAYS)),
-            stale_after: TimeDelta::minutes(5),
-            poll_interval: Duration::from_millis(50),
-            max_wait: Duration::from_secs(360),
-        }
-    }
-}
-
-impl CachePolicy {
-    /// The defaults with the configured TTL ([`crate::config::result_ttl`]).
-    ///
-    /// # Errors
-    /// When the configured TTL is not valid.
-    pub fn from_config() -> Result<Self> {
-        Ok(Self {
-            ttl: crate::config::result_ttl()?,
-            ..Self::default()
-        })
-    }
-}
+pub use crate::settings::CachePolicy;
 
 /// A run served by [`get_or_compute`].
 #[derive(Debug, Clone, PartialEq)]
@@ -91,93 +67,128 @@ impl<T> Cached<T> {
 ///
 /// Guarantees: among concurrent callers with the same request (any number of processes), one
 /// computes and the others get its run; `compute` is called at most once per call and not at
-/// all on a hit; a failing `compute` or store leaves nothing behind. Needs a connection pool
-/// (not a transaction): it manages its own transactions and waits between them.
+/// all on a hit; a failing `compute` or store leaves nothing behind. Each call holds at most one
+/// of the pool's connections at a time, so any number of concurrent calls on one pool complete
+/// (they queue; see the module documentation). `compute` gets the storing transaction's
+/// connection and must do its reads there, not on the pool. Needs a connection pool (not a
+/// transaction): it manages its own transactions and waits between them.
 ///
 /// # Errors
-/// Whatever `compute` fails with; [`Error::ComputeInProgress`] after waiting
+/// Whatever `compute` fails with; [`SimulationError::ComputeInProgress`] after waiting
 /// [`CachePolicy::max_wait`] for another caller; database errors (including a path figure that
-/// does not fit its column).
+/// does not fit its column, and a pool that stayed full for [`CachePolicy::max_wait`]).
 #[tracing::instrument(skip_all, fields(request_hash))]
-pub async fn get_or_compute<T, F, Fut>(
+pub async fn get_or_compute<T, F>(
     db: &DatabaseConnection,
     request: &SimulationRequest,
     policy: &CachePolicy,
     compute: F,
 ) -> Result<Cached<T>>
 where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(ComputedRun, T)>>,
+    F: AsyncFnOnce(&TxConnection<'_>) -> Result<(ComputedRun, T)>,
 {
     let hash = request.request_hash();
     tracing::Span::current().record("request_hash", hash.as_str());
+    let pool = db.get_postgres_connection_pool();
     let started = Instant::now();
     let mut compute = Some(compute);
+    let mut pause = policy.poll_interval;
     loop {
-        if let Some(stored) = read_usable(db, &hash).await? {
+        let mut conn = acquire(pool, started, policy.max_wait).await?;
+        if let Some(stored) = read_usable(&mut conn, &hash).await? {
             return Ok(Cached {
                 stored,
                 computed: None,
             });
         }
-        let mut tx = db.get_postgres_connection_pool().begin().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-            .bind(lock_key(&hash))
-            .fetch_one(&mut *tx)
-            .await?;
-        if locked {
-            // Another caller may have stored the run between the first look and the lock.
-            if let Some(stored) = read_usable(db, &hash).await? {
+        let mut tx = conn.begin().await?;
+        let previous = if try_lock(&mut tx, &hash).await? {
+            previous_run(&TxConnection::new(&mut tx), &hash, policy).await?
+        } else {
+            Previous::Busy
+        };
+        match previous {
+            // Stored by another caller between the look and the lock: read it in a snapshot.
+            Previous::Usable => continue,
+            Previous::Busy => {}
+            Previous::Replaceable(previous) => {
+                hold_scenario(&mut tx, request).await?;
+                super::invalidate::hold_returns(&mut tx).await?;
+                let compute = compute
+                    .take()
+                    .expect("compute runs at most once: every path after it returns");
+                let (computed, extra) = {
+                    let on_tx = TxConnection::new(&mut tx);
+                    let (computed, extra) = compute(&on_tx).await?;
+                    store::ensure_path_partitions(&on_tx, &computed.path).await?;
+                    (computed, extra)
+                };
+                if let Some(run_id) = previous {
+                    sqlx::query("DELETE FROM simulation_run WHERE run_id = $1")
+                        .bind(run_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let (run, summary) =
+                    store::insert_run(&mut tx, &hash, request, &computed, policy.ttl).await?;
+                tx.commit().await?;
                 return Ok(Cached {
-                    stored,
-                    computed: None,
+                    stored: StoredRun {
+                        run,
+                        summary,
+                        path: computed.path,
+                    },
+                    computed: Some(extra),
                 });
             }
-            match previous_run(db, &hash, policy).await? {
-                Previous::Busy => {}
-                Previous::Replaceable(previous) => {
-                    hold_scenario(&mut tx, request).await?;
-                    let compute = compute
-                        .take()
-                        .expect("compute runs at most once: every path after it returns");
-                    let (computed, extra) = compute().await?;
-                    store::ensure_path_partitions(db, &computed.path).await?;
-                    if let Some(run_id) = previous {
-                        sqlx::query("DELETE FROM simulation_run WHERE run_id = $1")
-                            .bind(run_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    let (run, summary) =
-                        store::insert_run(&mut tx, &hash, request, &computed, policy.ttl).await?;
-                    tx.commit().await?;
-                    return Ok(Cached {
-                        stored: StoredRun {
-                            run,
-                            summary,
-                            path: computed.path,
-                        },
-                        computed: Some(extra),
-                    });
-                }
-            }
         }
-        // Dropping the transaction rolls it back, which releases the lock if we held it.
+        // Rolling back releases the lock if we held it; the connection goes back to the pool
+        // before the pause.
         drop(tx);
+        drop(conn);
         if started.elapsed() >= policy.max_wait {
-            return Err(Error::ComputeInProgress {
+            return Err(Error::Simulation(SimulationError::ComputeInProgress {
                 request_hash: hash,
                 waited_secs: started.elapsed().as_secs(),
-            });
+            }));
         }
-        tokio::time::sleep(policy.poll_interval).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(policy.poll_interval * MAX_BACKOFF);
     }
+}
+
+/// A connection from `pool`. An acquire that times out while every connection of the pool is
+/// open (so in use by other callers, not failing to connect) is retried until `max_wait` has
+/// passed since `started`: those callers each finish with the one connection they hold.
+async fn acquire(
+    pool: &PgPool,
+    started: Instant,
+    max_wait: Duration,
+) -> Result<PoolConnection<Postgres>> {
+    loop {
+        match pool.acquire().await {
+            Err(sqlx::Error::PoolTimedOut)
+                if pool.size() >= pool.options().get_max_connections()
+                    && started.elapsed() < max_wait =>
+            {
+                tracing::debug!("every pooled connection is in use; queueing again");
+            }
+            acquired => return Ok(acquired?),
+        }
+    }
+}
+
+async fn try_lock(tx: &mut PgConnection, hash: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(lock_key(hash))
+        .fetch_one(tx)
+        .await?)
 }
 
 /// Share-locks the request's scenario row until the run is stored: a new portfolio version
 /// (which expires the scenario's runs under an exclusive lock on that row) then either commits
 /// before the computation reads the versions, or waits until the run is stored and expires it.
-async fn hold_scenario(tx: &mut sqlx::PgConnection, request: &SimulationRequest) -> Result<()> {
+async fn hold_scenario(tx: &mut PgConnection, request: &SimulationRequest) -> Result<()> {
     if let Subject::Scenario { scenario_id } = &request.subject {
         sqlx::query("SELECT 1 FROM scenario_definition WHERE scenario_id = $1 FOR SHARE")
             .bind(scenario_id)
@@ -188,31 +199,40 @@ async fn hold_scenario(tx: &mut sqlx::PgConnection, request: &SimulationRequest)
 }
 
 /// The usable run of `hash`, read in one snapshot so that run, summary and path agree.
-async fn read_usable(db: &DatabaseConnection, hash: &str) -> Result<Option<StoredRun>> {
-    let snapshot = db
-        .begin_with_config(
-            Some(IsolationLevel::RepeatableRead),
-            Some(AccessMode::ReadOnly),
-        )
+async fn read_usable(conn: &mut PgConnection, hash: &str) -> Result<Option<StoredRun>> {
+    let mut snapshot = conn
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
-    let stored = runs::usable(&snapshot, hash).await?;
+    let stored = runs::usable(&TxConnection::new(&mut snapshot), hash).await?;
     snapshot.commit().await?;
     Ok(stored)
 }
 
-/// A stored run of the hash that does not answer the request.
+/// What is stored under the hash, as the caller holding its lock finds it.
 enum Previous {
+    /// A run that answers the request: another caller stored it since this one looked.
+    Usable,
     /// A RUNNING row younger than the stale timeout: someone else may still be computing.
     Busy,
     /// None, or one to delete and replace (expired, FAILED, abandoned, incomplete).
     Replaceable(Option<i64>),
 }
 
-async fn previous_run(
-    db: &DatabaseConnection,
+async fn previous_run<C: ConnectionTrait>(
+    db: &C,
     hash: &str,
     policy: &CachePolicy,
 ) -> Result<Previous> {
+    // The same condition as `runs::usable`, so that this look and the snapshot read agree.
+    let usable = simulation_run::Entity::find()
+        .filter(simulation_run::Column::RequestHash.eq(hash))
+        .filter(runs::answers_requests())
+        .inner_join(simulation_summary::Entity)
+        .count(db)
+        .await?;
+    if usable > 0 {
+        return Ok(Previous::Usable);
+    }
     let run = simulation_run::Entity::find()
         .filter(simulation_run::Column::RequestHash.eq(hash))
         .one(db)

@@ -3,7 +3,7 @@
 //! Two requests that must produce the same result hash alike, whatever the key order, the
 //! spelling of their numbers (`1000000`, `1000000.0`, `"1000000.00"`) or the order of their
 //! weights; a change to any input that changes the result, including the engine version, changes
-//! the hash. The rule is `metrics.md`, "Request hash".
+//! the hash. The rule is `docs/metrics.md`, "Request hash".
 
 use chrono::NaiveDate;
 use entity::enums::RebalanceFreq;
@@ -275,6 +275,20 @@ mod tests {
             r#"[{"instrument": "AGG", "weight": 0.5}, {"instrument": "SPY", "weight": 0.5}]"#,
         );
         assert_ne!(a.request_hash(), c.request_hash());
+    }
+
+    #[test]
+    fn portfolio_key_order_does_not_matter() {
+        let reordered = parse(
+            r#"{"engine_version": "1.0.0", "initial_amount": 1000, "end_date": "2024-12-31",
+                "weights": [{"weight": "0.600", "instrument": "SPY"},
+                            {"weight": 0.4, "instrument": "AGG"}],
+                "start_date": "2024-01-01", "request_type": "portfolio"}"#,
+        );
+        let plain = portfolio(
+            r#"[{"instrument": "AGG", "weight": "0.4"}, {"instrument": "SPY", "weight": 0.6}]"#,
+        );
+        assert_eq!(reordered.request_hash(), plain.request_hash());
     }
 
     #[test]

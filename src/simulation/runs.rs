@@ -144,13 +144,14 @@ pub async fn path<C: ConnectionTrait>(db: &C, run_id: i64) -> Result<Vec<StoredP
 /// Runs matching `filter`, newest first.
 ///
 /// # Errors
-/// When the database refuses.
+/// [`Error::InvalidInput`] when the limit is beyond a `bigint`; database errors.
 #[tracing::instrument(skip(db))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: &RunFilter,
 ) -> Result<Vec<simulation_run::Model>> {
     use simulation_run::Column as R;
+    Error::check_limit(filter.limit)?;
     let mut query = simulation_run::Entity::find()
         .order_by_desc(R::CreatedAt)
         .order_by_desc(R::RunId);

@@ -1,5 +1,5 @@
-//! The simulation service: a scenario request in, a stored run out (from the cache when it has
-//! one).
+//! The simulation service: a request (a scenario, or a portfolio given directly) in, a stored
+//! run out (from the cache when it has one).
 
 use chrono::NaiveDate;
 use entity::enums::{DataQuality, RebalanceFreq};
@@ -10,15 +10,17 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::cache::{CachePolicy, get_or_compute};
+use super::cache::get_or_compute;
+use super::portfolio;
 use super::request::{SimulationRequest, Subject};
 use super::store::{ComputedRun, StoredRun};
 use crate::engine::{
     self, EngineError, PathPoint, PortfolioVersion, ReturnRow, SimulationInput, StoredPathPoint,
     Weight,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScenarioError, SimulationError};
 use crate::scenarios;
+use crate::settings::Settings;
 
 /// A simulation's stored run and what it says about the request's loss limit.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,37 +38,41 @@ pub struct SimulationOutcome {
     pub filled_returns: Option<u32>,
 }
 
-/// Simulates `request` — a scenario with its portfolio versions — or serves the stored run of
-/// an identical request (see [`get_or_compute`]). On a miss: loads the version in force on the
-/// start date and those taking effect inside the window, their allocations and the daily
-/// returns of their instruments in the window, runs [`engine::simulate`], and stores the run
-/// (with `portfolio_id` = the version in force at the start, `rebalance_freq` = the request's or
-/// else that version's, the request JSON as `request_params`) for `policy.ttl`.
+/// Simulates `request` or serves the stored run of an identical request (see
+/// [`get_or_compute`]: concurrent calls on one pool queue, each miss on one connection). On a
+/// miss: loads the portfolio versions — for a scenario, the version in force on the start date
+/// and those taking effect inside the window; for a portfolio given directly, its weights
+/// resolved to instruments, in force from the start date — and the daily returns of their
+/// instruments in the window, runs [`engine::simulate`], and stores the run for
+/// `settings.cache.ttl` with the request JSON as `request_params`. A scenario run records
+/// `portfolio_id` = the version in force at the start and `rebalance_freq` = the request's or
+/// else that version's; a portfolio run has no `scenario_id` or `portfolio_id`, and is
+/// rebalanced at the request's frequency (none when it names none).
 ///
 /// The loss-limit verdict is taken on the stored path (drawdown at 8 decimals) by
 /// [`engine::first_loss_breach`], so a hit and the miss that stored it agree.
 ///
 /// # Errors
-/// Bad requests store nothing and fail with [`Error::InvalidDateRange`],
-/// [`Error::InvalidAmount`], [`Error::RiskFreeRateOutOfRange`], [`Error::LossLimitOutOfRange`],
-/// [`Error::InvalidInput`] (an engine version other than this engine's, a portfolio request),
-/// [`Error::ScenarioNotFound`], [`Error::NoPortfolioInForce`], [`Error::NoReturnsInWindow`];
-/// also [`Error::Simulation`] for figures the engine cannot produce or store, and the errors of
-/// [`get_or_compute`].
-#[tracing::instrument(skip(db, policy))]
+/// Bad requests store nothing and fail with [`SimulationError::InvalidDateRange`],
+/// [`SimulationError::InvalidAmount`], [`SimulationError::RiskFreeRateOutOfRange`],
+/// [`SimulationError::LossLimitOutOfRange`], [`Error::InvalidInput`] (an engine version other
+/// than this engine's), [`ScenarioError::ScenarioNotFound`],
+/// [`ScenarioError::NoPortfolioInForce`], [`SimulationError::NoReturnsInWindow`]; a portfolio's
+/// weights with the errors of [`scenarios::validate_weights`] and
+/// [`scenarios::resolve_distinct`] (weight out of range or too precise, sum above 1.0001,
+/// unknown or ambiguous ticker, one instrument named twice); also [`Error::Simulation`] for
+/// figures the engine cannot produce or store, and the errors of [`get_or_compute`].
+#[tracing::instrument(skip(db, settings))]
 pub async fn simulate(
     db: &DatabaseConnection,
     request: &SimulationRequest,
-    policy: &CachePolicy,
+    settings: &Settings,
 ) -> Result<SimulationOutcome> {
-    validate(request)?;
-    let Subject::Scenario { scenario_id } = &request.subject else {
-        return Err(Error::invalid(
-            "request_type",
-            "only scenario requests can be simulated",
-        ));
-    };
-    let cached = get_or_compute(db, request, policy, || compute(db, scenario_id, request)).await?;
+    validate(request, settings)?;
+    let cached = get_or_compute(db, request, &settings.cache, async |conn| {
+        compute(conn, request).await
+    })
+    .await?;
     let first_breach_date = request.max_loss_limit_pct.and_then(|limit| {
         let path: Vec<PathPoint> = cached.stored.path.iter().map(engine_point).collect();
         engine::first_loss_breach(&path, to_f64(limit))
@@ -88,27 +94,31 @@ fn amount_limit() -> Decimal {
 }
 
 /// The checks that need no database.
-fn validate(request: &SimulationRequest) -> Result<()> {
+fn validate(request: &SimulationRequest, settings: &Settings) -> Result<()> {
     if request.end_date <= request.start_date {
-        return Err(Error::InvalidDateRange {
+        return Err(Error::Simulation(SimulationError::InvalidDateRange {
             start_date: request.start_date,
             end_date: request.end_date,
-        });
+        }));
     }
     let amount = request.initial_amount;
     if amount <= Decimal::ZERO || amount >= amount_limit() || amount.normalize().scale() > 2 {
-        return Err(Error::InvalidAmount { amount });
+        return Err(Error::Simulation(SimulationError::InvalidAmount { amount }));
     }
     let rate = request.risk_free_rate;
     if rate.abs() > Decimal::ONE {
-        return Err(Error::RiskFreeRateOutOfRange { rate });
+        return Err(Error::Simulation(SimulationError::RiskFreeRateOutOfRange {
+            rate,
+        }));
     }
     if let Some(pct) = request.max_loss_limit_pct
         && (pct <= Decimal::ZERO || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2)
     {
-        return Err(Error::LossLimitOutOfRange { pct });
+        return Err(Error::Simulation(SimulationError::LossLimitOutOfRange {
+            pct,
+        }));
     }
-    let running = crate::config::engine_version()?;
+    let running = settings.engine_version();
     if request.engine_version != running {
         return Err(Error::invalid(
             "engine_version",
@@ -118,37 +128,76 @@ fn validate(request: &SimulationRequest) -> Result<()> {
             ),
         ));
     }
+    if let Subject::Portfolio { weights } = &request.subject {
+        portfolio::allocations(weights)?;
+    }
     Ok(())
 }
 
-/// Loads the inputs of a scenario request, runs the engine and converts to column scale; the
-/// extra value is the engine's count of filled returns.
-async fn compute(
-    db: &DatabaseConnection,
+/// What a request simulates, as the engine and the run row take it.
+struct Holdings {
+    versions: Vec<PortfolioVersion>,
+    /// The stored version in force on the start date (none for a portfolio given directly).
+    portfolio_id: Option<i64>,
+    /// The frequency used when the request names none.
+    own_rebalance: Option<RebalanceFreq>,
+}
+
+/// The versions of `scenario_id` that a simulation of the request's window uses.
+async fn scenario_holdings<C: ConnectionTrait>(
+    db: &C,
     scenario_id: &str,
     request: &SimulationRequest,
-) -> Result<(ComputedRun, u32)> {
+) -> Result<Holdings> {
     scenarios::find(db, scenario_id).await?;
     let models =
         scenarios::versions_for_window(db, scenario_id, request.start_date, request.end_date)
             .await?;
-    let versions = load_versions(db, &models).await?;
-    let instruments = engine::instruments_of(&versions);
+    let in_force = &models[0];
+    Ok(Holdings {
+        versions: load_versions(db, &models).await?,
+        portfolio_id: Some(in_force.portfolio_id),
+        own_rebalance: in_force.rebalance_freq,
+    })
+}
+
+/// Loads the inputs of a request, runs the engine and converts to column scale; the extra value
+/// is the engine's count of filled returns. Every read goes to `db`, the cache's transaction.
+async fn compute<C: ConnectionTrait>(
+    db: &C,
+    request: &SimulationRequest,
+) -> Result<(ComputedRun, u32)> {
+    let mut holdings = match &request.subject {
+        Subject::Scenario { scenario_id } => scenario_holdings(db, scenario_id, request).await?,
+        Subject::Portfolio { weights } => Holdings {
+            versions: vec![portfolio::version(db, weights, request.start_date).await?],
+            portfolio_id: None,
+            own_rebalance: None,
+        },
+    };
+    // The engine adds holdings up in weight order, and a float sum depends on its order: in
+    // instrument order, weights written in any order (which hash alike) give the same figures,
+    // and a portfolio the same as a scenario holding its weights.
+    for version in &mut holdings.versions {
+        version.weights.sort_by_key(|w| w.instrument_id);
+    }
+    let instruments = engine::instruments_of(&holdings.versions);
     let returns = load_returns(db, &instruments, request.start_date, request.end_date).await?;
-    let no_returns = || Error::NoReturnsInWindow {
-        start_date: request.start_date,
-        end_date: request.end_date,
+    let no_returns = || {
+        Error::Simulation(SimulationError::NoReturnsInWindow {
+            start_date: request.start_date,
+            end_date: request.end_date,
+        })
     };
     if returns.is_empty() {
         return Err(no_returns());
     }
-    let in_force = &models[0];
     let rebalance = request
         .rebalance_freq
-        .or(in_force.rebalance_freq)
+        .or(holdings.own_rebalance)
         .unwrap_or(RebalanceFreq::None);
     let output = engine::simulate(&SimulationInput {
-        versions: &versions,
+        versions: &holdings.versions,
         returns: &returns,
         start_date: request.start_date,
         end_date: request.end_date,
@@ -156,24 +205,28 @@ async fn compute(
         rebalance,
         risk_free_rate: to_f64(request.risk_free_rate),
     })
-    .map_err(|e| match e {
-        EngineError::NoReturns | EngineError::NoTradingDays { .. } => no_returns(),
-        EngineError::NoVersionInForce { start_date, .. } => Error::NoPortfolioInForce {
-            scenario_id: scenario_id.to_owned(),
-            date: start_date,
-        },
-        other => Error::Simulation(other),
+    .map_err(|e| match (e, &request.subject) {
+        (EngineError::NoReturns | EngineError::NoTradingDays { .. }, _) => no_returns(),
+        (EngineError::NoVersionInForce { start_date, .. }, Subject::Scenario { scenario_id }) => {
+            Error::Scenario(ScenarioError::NoPortfolioInForce {
+                scenario_id: scenario_id.clone(),
+                date: start_date,
+            })
+        }
+        (other, _) => other.into(),
     })?;
-    let summary = output.summary.to_stored().map_err(Error::Simulation)?;
+    let summary = output.summary.to_stored().map_err(Error::from)?;
     let path = output
         .path
         .iter()
         .map(PathPoint::to_stored)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Simulation)?;
+        .map_err(Error::from)?;
     let computed = ComputedRun {
-        portfolio_id: Some(in_force.portfolio_id),
+        portfolio_id: holdings.portfolio_id,
         rebalance_freq: Some(rebalance),
+        // The instruments read, so that a correction of their returns expires the run.
+        instrument_ids: instruments,
         summary,
         path,
     };
@@ -252,7 +305,7 @@ async fn load_returns<C: ConnectionTrait>(
 
 /// The f64 nearest to `value`. (Going through the text form rounds correctly;
 /// `Decimal::to_f64` can be an ulp off.)
-fn to_f64(value: Decimal) -> f64 {
+pub(super) fn to_f64(value: Decimal) -> f64 {
     value
         .to_string()
         .parse()
@@ -281,41 +334,41 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "request_type": "scenario", "scenario_id": "GROWTH", "start_date": "2024-01-01",
             "end_date": "2024-12-31", "initial_amount": "1000", "engine_version":
-            crate::config::engine_version().unwrap(),
+            crate::settings::DEFAULT_ENGINE_VERSION,
         }))
         .unwrap()
     }
 
     #[test]
     fn every_bad_scalar_has_its_own_error() {
-        validate(&request()).unwrap();
+        validate(&request(), &Settings::default()).unwrap();
         let check = |f: &dyn Fn(&mut SimulationRequest)| {
             let mut r = request();
             f(&mut r);
-            validate(&r).unwrap_err()
+            validate(&r, &Settings::default()).unwrap_err()
         };
         assert!(matches!(
             check(&|r| r.end_date = r.start_date),
-            Error::InvalidDateRange { .. }
+            Error::Simulation(SimulationError::InvalidDateRange { .. })
         ));
         for amount in ["0", "-1", "0.001", "10000000000000000"] {
             assert!(
                 matches!(
                     check(&|r| r.initial_amount = amount.parse().unwrap()),
-                    Error::InvalidAmount { .. }
+                    Error::Simulation(SimulationError::InvalidAmount { .. })
                 ),
                 "{amount}"
             );
         }
         assert!(matches!(
             check(&|r| r.risk_free_rate = Decimal::new(11, 1)),
-            Error::RiskFreeRateOutOfRange { .. }
+            Error::Simulation(SimulationError::RiskFreeRateOutOfRange { .. })
         ));
         for pct in ["0", "100.01", "5.125"] {
             assert!(
                 matches!(
                     check(&|r| r.max_loss_limit_pct = Some(pct.parse().unwrap())),
-                    Error::LossLimitOutOfRange { .. }
+                    Error::Simulation(SimulationError::LossLimitOutOfRange { .. })
                 ),
                 "{pct}"
             );

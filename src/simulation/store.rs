@@ -1,5 +1,6 @@
-//! Writing a computed run: its `simulation_run` row, `simulation_summary` row and
-//! `simulation_path` rows, together.
+//! Writing a computed run: its `simulation_run` row, the instruments it read
+//! (`simulation_run_instrument`), its `simulation_summary` row and `simulation_path` rows,
+//! together.
 
 use std::fmt::Write as _;
 
@@ -22,6 +23,10 @@ pub struct ComputedRun {
     pub portfolio_id: Option<i64>,
     /// The frequency actually used (the request's, or the portfolio's).
     pub rebalance_freq: Option<RebalanceFreq>,
+    /// Every instrument whose daily returns the computation read (any order; repeats are
+    /// ignored). A later change to one of their returns inside the run's window expires the run
+    /// ([`super::invalidate`]); a run that read none is never expired that way.
+    pub instrument_ids: Vec<i64>,
     pub summary: StoredSummary,
     /// In date order, one point per date.
     pub path: Vec<StoredPathPoint>,
@@ -36,9 +41,10 @@ pub struct StoredRun {
     pub path: Vec<StoredPathPoint>,
 }
 
-/// Makes sure `simulation_path` has the monthly partitions `path` needs. Runs on its own
-/// connection, before the storing transaction, so that the partition DDL's locks are never
-/// held while the run is written.
+/// Makes sure `simulation_path` has a monthly partition for every month `path` has a date in —
+/// only those: a path with dates in 2024 and 2090 does not create the months between. The cache
+/// calls it in the storing transaction, right before [`insert_run`], so that a miss needs one
+/// connection.
 ///
 /// # Errors
 /// When the database refuses.
@@ -47,20 +53,25 @@ pub async fn ensure_path_partitions<C: ConnectionTrait>(
     db: &C,
     path: &[StoredPathPoint],
 ) -> Result<()> {
-    let dates = path.iter().map(|p| p.date);
-    if let (Some(first), Some(last)) = (dates.clone().min(), dates.max()) {
-        partitions::ensure_range(db, Parent::SimulationPath, first, last).await?;
-    }
+    // A path's dates are those of stored returns, so the default window always holds them.
+    partitions::ensure_months_for(
+        db,
+        Parent::SimulationPath,
+        path.iter().map(|p| p.date),
+        &partitions::PartitionLimits::default(),
+    )
+    .await?;
     Ok(())
 }
 
-/// Inserts the run (status COMPLETED, `expires_at` = now + `ttl`, or NULL for none), its
-/// summary and its path (one COPY) on `conn`, which the caller has in a transaction: the three
-/// commit or vanish together. The path's partitions must exist ([`ensure_path_partitions`]).
+/// Inserts the run (status COMPLETED, `expires_at` = now + `ttl`, or NULL for none), the
+/// instruments it read (`simulation_run_instrument`), its summary and its path (one COPY) on
+/// `conn`, which the caller has in a transaction: they all commit or vanish together. The path's
+/// partitions must exist ([`ensure_path_partitions`]).
 ///
 /// # Errors
-/// When the database refuses a row, e.g. a figure that overflows its column, or a hash that is
-/// already stored.
+/// When the database refuses a row, e.g. a figure that overflows its column, a hash that is
+/// already stored, or an instrument id that `instrument_master` does not have.
 #[tracing::instrument(skip_all, fields(request_hash = %request_hash, rows = computed.path.len()))]
 pub async fn insert_run(
     conn: &mut PgConnection,
@@ -97,6 +108,16 @@ pub async fn insert_run(
     .fetch_one(&mut *conn)
     .await?;
     let run = simulation_run::Model::from_query_result(&QueryResult::from(row), "")?;
+
+    sqlx::query(
+        "INSERT INTO simulation_run_instrument (run_id, instrument_id)
+         SELECT $1, unnest($2::bigint[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(run.run_id)
+    .bind(&computed.instrument_ids)
+    .execute(&mut *conn)
+    .await?;
 
     let s = &computed.summary;
     let row = sqlx::query(

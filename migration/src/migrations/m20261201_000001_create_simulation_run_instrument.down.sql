@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS simulation_run_instrument;

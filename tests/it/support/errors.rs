@@ -1,0 +1,12 @@
+//! Assertions on the library's typed errors.
+
+use foresto::Error;
+
+/// Asserts that `err` is an [`Error::InvalidInput`] about `field` and returns its message.
+pub fn invalid_input(err: &Error, field: &str) -> String {
+    assert!(
+        matches!(err, Error::InvalidInput { field: f, .. } if *f == field),
+        "expected invalid {field}, got {err:?}"
+    );
+    err.to_string()
+}

@@ -1,0 +1,60 @@
+//! Raw SQL against a test database: scripts, and the text or `bigint` values of a query.
+
+use sea_orm::DatabaseConnection;
+use sqlx::{AssertSqlSafe, PgPool};
+
+/// The sqlx pool behind a SeaORM connection, for catalog queries and raw SQL.
+pub fn pool(db: &DatabaseConnection) -> &PgPool {
+    db.get_postgres_connection_pool()
+}
+
+/// Runs a script (several statements allowed) and panics with the error if it fails.
+pub async fn exec(db: &DatabaseConnection, sql: &str) {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(pool(db))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nin:\n{sql}"));
+}
+
+/// One text column per row of `sql`.
+pub async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.to_owned()))
+        .fetch_all(pool(db))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nin:\n{sql}"))
+}
+
+/// The single `bigint` value of `sql`.
+pub async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool(db))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nin:\n{sql}"))
+}
+
+/// The number of rows in `table`.
+pub async fn row_count(db: &DatabaseConnection, table: &str) -> i64 {
+    count(db, &format!("SELECT count(*) FROM {table}")).await
+}
+
+/// The rows of `simulation_run`, `simulation_summary` and `simulation_path`: what the result
+/// store holds.
+pub async fn stored_runs(db: &DatabaseConnection) -> (i64, i64, i64) {
+    (
+        row_count(db, "simulation_run").await,
+        row_count(db, "simulation_summary").await,
+        row_count(db, "simulation_path").await,
+    )
+}
+
+/// The names of `parent`'s partitions, sorted.
+pub async fn partitions_of(db: &DatabaseConnection, parent: &str) -> Vec<String> {
+    strings(
+        db,
+        &format!(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = '{parent}'::regclass ORDER BY 1"
+        ),
+    )
+    .await
+}
