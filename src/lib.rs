@@ -30,6 +30,7 @@
 //! data lives in `data/seed/` and is read by [`seed_data`]. `docs/` holds the schema, metric and
 //! seed-data references.
 mod csv_header;
+mod csv_lines;
 pub mod db;
 pub mod engine;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod instruments;
 pub mod load_history;
 pub mod partitions;
 pub mod prices;
+mod printable;
 pub mod quality;
 pub mod returns;
 pub mod scenarios;

@@ -13,13 +13,16 @@
 //! | `FORESTO_POOL_ACQUIRE_TIMEOUT_SECS` | [`PoolSettings::acquire_timeout`] | 30 s |
 //! | `FORESTO_CONNECT_TIMEOUT_SECS` | [`PoolSettings::connect_timeout`] | 10 s |
 //! | `FORESTO_STATEMENT_TIMEOUT_SECS` (`0`: none) | [`PoolSettings::statement_timeout`] | none |
+//! | `FORESTO_EARLIEST_DATE` (`YYYY-MM-DD`) | first date of [`PartitionLimits::window`] | 1900-01-01 |
+//! | `FORESTO_LATEST_DATE` (`YYYY-MM-DD`) | last date of [`PartitionLimits::window`] | today + 10 years |
+//! | `FORESTO_MAX_NEW_PARTITIONS` | [`PartitionLimits::max_new`] | 600 |
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{NaiveDate, TimeDelta};
 
 use crate::error::{Error, Result};
-use crate::partitions::PartitionLimits;
+use crate::partitions::{DateWindow, PartitionLimits};
 
 /// Engine version used when none is configured.
 pub const DEFAULT_ENGINE_VERSION: &str = "1.0.0";
@@ -29,6 +32,20 @@ pub const DEFAULT_RESULT_TTL_DAYS: i64 = 30;
 
 /// Longest engine version the schema's `engine_version` columns hold.
 const ENGINE_VERSION_MAX_CHARS: usize = 20;
+
+/// Every variable [`Settings::from_env`] reads, so that a caller (a test harness, a supervisor)
+/// can clear or forward exactly these.
+pub const ENV_VARIABLES: [&str; 9] = [
+    "ENGINE_VERSION",
+    "FORESTO_RESULT_TTL_DAYS",
+    "FORESTO_POOL_MAX_CONNECTIONS",
+    "FORESTO_POOL_ACQUIRE_TIMEOUT_SECS",
+    "FORESTO_CONNECT_TIMEOUT_SECS",
+    "FORESTO_STATEMENT_TIMEOUT_SECS",
+    "FORESTO_EARLIEST_DATE",
+    "FORESTO_LATEST_DATE",
+    "FORESTO_MAX_NEW_PARTITIONS",
+];
 
 /// How stored simulation results live and how long callers wait for each other
 /// ([`crate::simulation::get_or_compute`]).
@@ -71,7 +88,8 @@ pub struct Settings {
     /// The connection pool `db::connect` opens.
     pub pool: PoolSettings,
     /// The date window and the cap on new partitions of a returns run
-    /// ([`crate::returns::compute_returns`]); price loads take theirs in
+    /// ([`crate::returns::compute_returns`]) and of the `simulation_path` partitions a computed
+    /// run needs ([`crate::simulation::simulate`]); price loads take theirs in
     /// [`crate::prices::LoadOptions`].
     pub partitions: PartitionLimits,
 }
@@ -201,6 +219,31 @@ impl Settings {
         if let Some(s) = secs("FORESTO_STATEMENT_TIMEOUT_SECS")? {
             settings.pool.statement_timeout = (s > 0).then(|| Duration::from_secs(s));
         }
+        let date = |name: &'static str| -> Result<Option<NaiveDate>> {
+            var(name)
+                .map(|v| {
+                    NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+                        Error::invalid(name, format!("'{v}' is not a date (YYYY-MM-DD)"))
+                    })
+                })
+                .transpose()
+        };
+        let (earliest, latest) = (date("FORESTO_EARLIEST_DATE")?, date("FORESTO_LATEST_DATE")?);
+        if earliest.is_some() || latest.is_some() {
+            let window = &settings.partitions.window;
+            settings.partitions.window = DateWindow::new(
+                earliest.unwrap_or(window.first()),
+                latest.unwrap_or(window.last()),
+            )?;
+        }
+        if let Some(max) = var("FORESTO_MAX_NEW_PARTITIONS") {
+            settings.partitions.max_new = max.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "FORESTO_MAX_NEW_PARTITIONS",
+                    format!("'{max}' is not a number of partitions (0 to {})", u32::MAX),
+                )
+            })?;
+        }
         Ok(settings)
     }
 }
@@ -231,6 +274,21 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn env_variables_lists_exactly_what_from_lookup_reads() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        Settings::from_lookup(|name| {
+            asked.lock().unwrap().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        let mut listed = ENV_VARIABLES.map(str::to_owned).to_vec();
+        listed.sort();
+        assert_eq!(asked, listed);
+    }
 
     #[test]
     fn ttl_parses_days_zero_and_none() {
@@ -279,5 +337,33 @@ mod tests {
                 .to_string()
                 .contains("FORESTO_POOL_ACQUIRE_TIMEOUT_SECS")
         );
+    }
+
+    #[test]
+    fn partition_limits_come_from_their_variables_and_stay_in_range() {
+        let vars: HashMap<&str, &str> = [
+            ("FORESTO_EARLIEST_DATE", " 1850-01-01 "),
+            ("FORESTO_MAX_NEW_PARTITIONS", "1200"),
+        ]
+        .into();
+        let settings = Settings::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        let limits = &settings.partitions;
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(limits.window.first(), day(1850, 1, 1));
+        assert_eq!(
+            limits.window.last(),
+            PartitionLimits::default().window.last()
+        );
+        assert_eq!(limits.max_new, 1200);
+
+        let bad = |k: &'static str, v: &'static str| {
+            Settings::from_lookup(|name| (name == k).then(|| v.to_owned()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("FORESTO_EARLIEST_DATE", "1850").contains("FORESTO_EARLIEST_DATE"));
+        assert!(bad("FORESTO_EARLIEST_DATE", "0000-01-01").contains("before 0001-01-01"));
+        assert!(bad("FORESTO_LATEST_DATE", "1800-01-01").contains("before its first"));
+        assert!(bad("FORESTO_MAX_NEW_PARTITIONS", "-1").contains("FORESTO_MAX_NEW_PARTITIONS"));
     }
 }

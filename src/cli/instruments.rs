@@ -19,6 +19,7 @@ enum Command {
     /// Upsert the instruments of a CSV file, all or nothing. The header is required; columns
     /// (any order): instrument_type, ticker, exchange (required); name_ko, name_en, currency,
     /// sector, is_active, data_source (optional, may be absent; empty keeps the stored value).
+    /// A record is one line of at most 65536 bytes; a bad line fails the import with its number.
     Import {
         /// The CSV file.
         csv: PathBuf,

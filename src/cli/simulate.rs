@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::codes::{code, parse_code};
+use super::limits::LimitArgs;
 use super::output::{print_json, print_table};
 use super::pairs;
 
@@ -56,6 +57,9 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    // The window and cap for the `simulation_path` partitions a computed run needs.
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// The `--json` document.
@@ -76,6 +80,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if let Some(days) = &args.ttl_days {
         settings.cache.ttl = foresto::settings::parse_ttl_days(days)?;
     }
+    settings.partitions = args.limits.apply(&ctx.settings.partitions)?;
     let request = SimulationRequest {
         subject: subject(args.scenario, args.weights.as_deref())?,
         start_date: args.start,

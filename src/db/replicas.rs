@@ -14,6 +14,9 @@
 //! | read | on a replica | what lag can do |
 //! |---|---|---|
 //! | [`Connections::price_coverage`] ([`crate::series`]) | yes | miss the latest loaded days |
+//! | [`Connections::prices`], [`Connections::price_stream`], [`Connections::returns`], [`Connections::return_stream`] ([`crate::series`]) | yes | miss the latest loaded days, or returns just recomputed |
+//! | [`Connections::latest_dates`] ([`crate::series::latest_dates`]) | yes | report an earlier latest date (a loader that must see its own last load asks the primary) |
+//! | [`Connections::price_on_or_before`] ([`crate::series::price_on_or_before`]) | yes | answer with an earlier price when the day asked for was loaded just now |
 //! | [`Connections::active_scenarios`] ([`crate::scenarios::list_active`]) | yes | list a scenario as it was |
 //! | [`Connections::scenario_detail`] ([`crate::scenarios::detail`]) | yes; a scenario the replica lacks is read on the primary | show the portfolio version in force before the latest change |
 //! | [`Connections::find_run`] ([`crate::simulation::runs::find`]) | yes; a run the replica lacks is read on the primary | show a run's earlier status or expiry |
@@ -45,7 +48,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::error::{Error, Result, ScenarioError};
 use crate::scenarios::{self, ScenarioDetail};
-use crate::series::{self, Coverage};
+use crate::series::{self, Coverage, DateRange, LatestDates, PriceRow, ReturnRow, SeriesStream};
 use crate::settings::{PoolSettings, Settings};
 use crate::simulation::runs::{self, RunKey};
 use crate::simulation::{self, SimulationOutcome, SimulationRequest};
@@ -172,6 +175,74 @@ impl Connections {
     /// As [`series::price_coverage`].
     pub async fn price_coverage(&self, instrument_ids: &[i64]) -> Result<Vec<Coverage>> {
         series::price_coverage(self.reader().await, instrument_ids).await
+    }
+
+    /// [`series::prices()`] on a reader.
+    ///
+    /// # Errors
+    /// As [`series::prices()`].
+    pub async fn prices(&self, instrument_ids: &[i64], range: DateRange) -> Result<Vec<PriceRow>> {
+        series::prices(self.reader().await, instrument_ids, range).await
+    }
+
+    /// [`series::price_stream`] on a reader; the stream holds a connection of that reader's
+    /// pool until it ends or is dropped.
+    ///
+    /// # Errors
+    /// As [`series::price_stream`].
+    pub async fn price_stream(
+        &self,
+        instrument_ids: &[i64],
+        range: DateRange,
+    ) -> Result<SeriesStream<PriceRow>> {
+        series::price_stream(self.reader().await, instrument_ids, range).await
+    }
+
+    /// [`series::returns()`] on a reader.
+    ///
+    /// # Errors
+    /// As [`series::returns()`].
+    pub async fn returns(
+        &self,
+        instrument_ids: &[i64],
+        range: DateRange,
+    ) -> Result<Vec<ReturnRow>> {
+        series::returns(self.reader().await, instrument_ids, range).await
+    }
+
+    /// [`series::return_stream`] on a reader; the stream holds a connection of that reader's
+    /// pool until it ends or is dropped.
+    ///
+    /// # Errors
+    /// As [`series::return_stream`].
+    pub async fn return_stream(
+        &self,
+        instrument_ids: &[i64],
+        range: DateRange,
+    ) -> Result<SeriesStream<ReturnRow>> {
+        series::return_stream(self.reader().await, instrument_ids, range).await
+    }
+
+    /// [`series::latest_dates`] on a reader. A replica behind the primary reports the dates as
+    /// they were; use [`series::latest_dates`] on [`Connections::writer`] to see a load just
+    /// written.
+    ///
+    /// # Errors
+    /// As [`series::latest_dates`].
+    pub async fn latest_dates(&self, instrument_ids: &[i64]) -> Result<Vec<LatestDates>> {
+        series::latest_dates(self.reader().await, instrument_ids).await
+    }
+
+    /// [`series::price_on_or_before`] on a reader.
+    ///
+    /// # Errors
+    /// As [`series::price_on_or_before`].
+    pub async fn price_on_or_before(
+        &self,
+        instrument_id: i64,
+        date: NaiveDate,
+    ) -> Result<Option<PriceRow>> {
+        series::price_on_or_before(self.reader().await, instrument_id, date).await
     }
 
     /// [`scenarios::list_active`] on a reader.

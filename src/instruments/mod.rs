@@ -17,9 +17,11 @@ use sea_orm::{
 };
 
 use crate::csv_header::Header;
+use crate::csv_lines::{self, Line, Lines};
 pub use crate::error::InstrumentKey;
 use crate::error::{Error, IngestError, InstrumentError, Result};
 use crate::load_history::{self, NewLoad, Outcome};
+use crate::printable;
 
 /// An instrument to create or update. `None` optional fields keep the stored value on update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +62,8 @@ impl NewInstrument {
     }
 
     /// Why this instrument cannot be stored, if it cannot: empty identity, a value longer than
-    /// its column, a currency that is not three upper-case letters.
+    /// its column or holding a control character, a currency that is not three upper-case
+    /// letters. The reason is one line: values it quotes are escaped and cut short.
     pub fn problem(&self) -> Option<String> {
         let required = [
             ("ticker", &self.ticker, 20),
@@ -70,8 +73,8 @@ impl NewInstrument {
             if value.trim().is_empty() {
                 return Some(format!("{field} is empty"));
             }
-            if value.chars().count() > max {
-                return Some(format!("{field} '{value}' is longer than {max} characters"));
+            if let Some(problem) = text_problem(field, value, max) {
+                return Some(problem);
             }
         }
         let optional = [
@@ -81,17 +84,35 @@ impl NewInstrument {
             ("data_source", &self.data_source, 50),
         ];
         for (field, value, max) in optional {
-            if let Some(v) = value.as_deref().filter(|v| v.chars().count() > max) {
-                return Some(format!("{field} '{v}' is longer than {max} characters"));
+            if let Some(problem) = value.as_deref().and_then(|v| text_problem(field, v, max)) {
+                return Some(problem);
             }
         }
         match self.currency.as_deref() {
-            Some(c) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) => {
-                Some(format!("currency '{c}' is not three upper-case letters"))
-            }
+            Some(c) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) => Some(format!(
+                "currency '{}' is not three upper-case letters",
+                printable::field(c)
+            )),
             _ => None,
         }
     }
+}
+
+/// Why `value` cannot be stored in column `field` of at most `max` characters, if it cannot.
+/// A control character is refused: NUL cannot be stored at all, and an escape sequence in a
+/// ticker or name would reach every terminal that lists instruments.
+fn text_problem(field: &str, value: &str, max: usize) -> Option<String> {
+    let quoted = || printable::field(value);
+    if value.chars().count() > max {
+        return Some(format!(
+            "{field} '{}' is longer than {max} characters",
+            quoted()
+        ));
+    }
+    if printable::has_control(value) {
+        return Some(format!("{field} '{}' holds a control character", quoted()));
+    }
+    None
 }
 
 /// What [`upsert`] did.
@@ -190,12 +211,14 @@ pub const CSV_COLUMNS: [&str; 9] = [
 ///
 /// The header is required; its columns are [`CSV_COLUMNS`] in any order, of which only
 /// `instrument_type`, `ticker` and `exchange` are required. Empty optional cells keep stored
-/// values. `is_active` is `true`/`false` (also `t`/`f`, `1`/`0`, `yes`/`no`).
+/// values. `is_active` is `true`/`false` (also `t`/`f`, `1`/`0`, `yes`/`no`). A record is one
+/// line of at most [`MAX_LINE_BYTES`] bytes (see [`parse_csv`]).
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be read; [`IngestError::InvalidRow`] naming the first bad line
-/// (unknown or missing column, unknown type, bad value, a key given twice) — nothing is written
-/// then; database errors (the import is rolled back and its load recorded as FAILED).
+/// (unknown or missing column, unknown type, bad value, a key given twice, an unclosed quote, a
+/// line over the limit) — nothing is written then; database errors (the import is rolled back
+/// and its load recorded as FAILED).
 #[tracing::instrument(skip(db))]
 pub async fn import_csv<C>(db: &C, path: &Path) -> Result<ImportReport>
 where
@@ -208,11 +231,21 @@ where
     );
     let load = NewLoad {
         source_type: "manual".into(),
-        source_name: name.chars().take(100).collect(),
+        // A file name is text from outside too: the load history holds it escaped.
+        source_name: printable::bounded(&name, 100).chars().take(100).collect(),
         loaded_by: None,
     };
     upsert_all(db, &load, &rows).await
 }
+
+/// The longest line of an instrument CSV, in bytes (line break excluded). A real row is well
+/// under 2 KiB (its longest cells are two names of at most 200 characters); the limit leaves
+/// room for quoting and padding while keeping what one line may hold in memory small.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The most characters of the file name an error quotes (a path is at most 4,096 bytes on
+/// Linux; a longer source is a name no operator reads to the end).
+const SOURCE_CHARS: usize = 4096;
 
 fn read_csv(path: &Path) -> Result<Vec<NewInstrument>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -222,21 +255,42 @@ fn read_csv(path: &Path) -> Result<Vec<NewInstrument>> {
 /// The instruments of an instrument CSV (the format [`import_csv`] reads) read from `input`;
 /// `source` names it in errors.
 ///
+/// The input is read line by line, each line one record (`crate::csv_lines`): fields may be
+/// quoted (`""` inside quotes is a quote) but hold no line break. So a stray `"` spoils only
+/// its own line, which is refused with its number, instead of running on to the end of the
+/// input; a line longer than [`MAX_LINE_BYTES`] is refused without being held in memory; and
+/// line numbers are the input's own, for LF and CRLF alike. Blank lines are skipped.
+///
 /// # Errors
-/// As [`import_csv`], without the database errors.
+/// As [`import_csv`], without the database errors. Every [`IngestError::InvalidRow`] reason is
+/// one line: text it quotes from the input has its control characters escaped and is cut short.
 pub fn parse_csv(input: impl std::io::Read, source: &str) -> Result<Vec<NewInstrument>> {
+    // A file name is outside text as much as the file's contents.
+    let source = &printable::bounded(source, SOURCE_CHARS);
     let bad = |line: u64, reason: String| {
         Error::Ingest(IngestError::InvalidRow {
-            path: source.to_owned(),
+            path: source.clone(),
             line,
-            reason,
+            // Reasons quote the input, and go to terminals and the load history.
+            reason: printable::bounded(&reason, printable::REASON_CHARS),
         })
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = Header::parse(reader.headers().map_err(|e| csv_error(source, e))?)
-        .map_err(|reason| bad(1, reason))?;
+    let mut lines = Lines::new(std::io::BufReader::new(input), MAX_LINE_BYTES);
+    let (mut bytes, mut record) = (Vec::new(), csv::StringRecord::new());
+    // The first line is the header (no line at all: an empty header, which `Header::parse`
+    // refuses as an empty file).
+    if let Some((line, read)) = lines
+        .next_line(&mut bytes)
+        .map_err(|e| Error::io(source, e))?
+    {
+        split_line(&bytes, &read, &mut record).map_err(|reason| bad(line, reason))?;
+    }
+    let header = Header::parse(&record).map_err(|reason| bad(1, reason))?;
     if let Some(unknown) = header.unknown(&CSV_COLUMNS) {
-        return Err(bad(1, format!("unknown column '{unknown}'")));
+        return Err(bad(
+            1,
+            format!("unknown column '{}'", printable::field(unknown)),
+        ));
     }
     let column = |name: &str| header.find(name);
     let required = |name: &'static str| {
@@ -249,9 +303,15 @@ pub fn parse_csv(input: impl std::io::Read, source: &str) -> Result<Vec<NewInstr
     );
     let mut seen: HashMap<(InstrumentType, String, String), u64> = HashMap::new();
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(source, e))?;
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some((line, read)) = lines
+        .next_line(&mut bytes)
+        .map_err(|e| Error::io(source, e))?
+    {
+        // A blank line is no record (as CSV readers have it).
+        if read == Line::Text && bytes.is_empty() {
+            continue;
+        }
+        split_line(&bytes, &read, &mut record).map_err(|reason| bad(line, reason))?;
         if record.len() != header.len() {
             return Err(bad(
                 line,
@@ -269,13 +329,20 @@ pub fn parse_csv(input: impl std::io::Read, source: &str) -> Result<Vec<NewInstr
         let instrument_type = InstrumentType::try_from_value(&type_text).map_err(|_| {
             bad(
                 line,
-                format!("unknown instrument_type '{}'", cell(type_col)),
+                format!(
+                    "unknown instrument_type '{}'",
+                    printable::field(cell(type_col))
+                ),
             )
         })?;
         let is_active = optional("is_active")
             .map(|v| {
-                parse_bool(&v)
-                    .ok_or_else(|| bad(line, format!("is_active '{v}' is not true or false")))
+                parse_bool(&v).ok_or_else(|| {
+                    bad(
+                        line,
+                        format!("is_active '{}' is not true or false", printable::field(&v)),
+                    )
+                })
             })
             .transpose()?;
         let instrument = NewInstrument {
@@ -309,18 +376,16 @@ pub fn parse_csv(input: impl std::io::Read, source: &str) -> Result<Vec<NewInstr
     Ok(rows)
 }
 
-fn csv_error(path: &str, err: csv::Error) -> Error {
-    if err.is_io_error() {
-        if let csv::ErrorKind::Io(source) = err.into_kind() {
-            return Error::io(path, source);
-        }
-        unreachable!("is_io_error means ErrorKind::Io");
+/// The fields of the line just read into `bytes` (`read` says whether it was kept), split into
+/// `record`; else why the line cannot be read.
+fn split_line(bytes: &[u8], read: &Line, record: &mut csv::StringRecord) -> Result<(), String> {
+    if let Line::TooLong(length) = read {
+        return Err(format!(
+            "the line has {length} bytes, more than the limit of {MAX_LINE_BYTES}"
+        ));
     }
-    Error::Ingest(IngestError::InvalidRow {
-        path: path.to_owned(),
-        line: err.position().map_or(0, csv::Position::line),
-        reason: err.to_string(),
-    })
+    let text = std::str::from_utf8(bytes).map_err(|_| "the line is not valid UTF-8")?;
+    csv_lines::split(text, record).map_err(str::to_owned)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

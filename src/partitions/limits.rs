@@ -24,6 +24,8 @@ pub const PLAUSIBLE_YEARS_AHEAD: u32 = 10;
 pub const DEFAULT_MAX_NEW_PARTITIONS: u32 = 600;
 
 /// The dates, first and last inclusive, that input may carry and partitions may be made for.
+/// Every window, however made, lies within [`DateWindow::EARLIEST`] through
+/// [`DateWindow::LATEST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateWindow {
     first: NaiveDate,
@@ -31,11 +33,47 @@ pub struct DateWindow {
 }
 
 impl DateWindow {
-    /// The window from `first` through `last`.
+    /// The earliest date any window may start on: 0001-01-01, the first day of the Common Era.
+    /// Year 0 and before are BC to PostgreSQL, so their months would get partitions with BC
+    /// bounds whose `_YYYYMM` names (`daily_price_000001`) say otherwise, which retention can
+    /// neither name correctly nor ever drop.
+    pub const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+
+    /// The latest date any window may end on: 9999-12-31, the last day whose month has a
+    /// six-digit `_YYYYMM` partition suffix (year 10000 would need seven, which the catalog
+    /// reads and retention do not recognise as a monthly partition).
+    pub const LATEST: NaiveDate = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+
+    /// The window from `first` through `last`. Any window lies within [`DateWindow::EARLIEST`]
+    /// and [`DateWindow::LATEST`], so that every month it admits gets an AD partition with a
+    /// four-digit year in its name; tighter bounds would refuse real history (price series
+    /// reaching back before 1900 are loaded under a wider window on purpose).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `last` is before `first`.
+    /// [`Error::InvalidInput`] (field `date window`) when `first` is before
+    /// [`DateWindow::EARLIEST`], `last` is after [`DateWindow::LATEST`], or `last` is before
+    /// `first`.
     pub fn new(first: NaiveDate, last: NaiveDate) -> Result<Self> {
+        if first < Self::EARLIEST {
+            return Err(Error::invalid(
+                "date window",
+                format!(
+                    "its first date {first} is before {}: PostgreSQL partitions cannot hold \
+                     such dates under a monthly name",
+                    Self::EARLIEST
+                ),
+            ));
+        }
+        if last > Self::LATEST {
+            return Err(Error::invalid(
+                "date window",
+                format!(
+                    "its last date {last} is after {}: PostgreSQL partitions cannot hold such \
+                     dates under a monthly name",
+                    Self::LATEST
+                ),
+            ));
+        }
         if last < first {
             return Err(Error::invalid(
                 "date window",
@@ -46,23 +84,26 @@ impl DateWindow {
     }
 
     /// The default window as seen on `today`: [`PLAUSIBLE_FIRST_DATE`] through
-    /// [`PLAUSIBLE_YEARS_AHEAD`] years after `today`.
+    /// [`PLAUSIBLE_YEARS_AHEAD`] years after `today` (at most [`DateWindow::LATEST`]).
     pub fn plausible(today: NaiveDate) -> Self {
         let last = today
             .checked_add_months(Months::new(PLAUSIBLE_YEARS_AHEAD * 12))
-            .unwrap_or(NaiveDate::MAX);
+            .unwrap_or(Self::LATEST)
+            .min(Self::LATEST);
         Self {
             first: PLAUSIBLE_FIRST_DATE,
             last: last.max(PLAUSIBLE_FIRST_DATE),
         }
     }
 
-    /// Every date the calendar has: for callers whose dates are already stored (moving rows
-    /// out of a DEFAULT partition), where refusing a month would strand its rows.
+    /// The widest window, [`DateWindow::EARLIEST`] through [`DateWindow::LATEST`]: for callers
+    /// whose dates are already stored (moving rows out of a DEFAULT partition), where refusing a
+    /// month would strand its rows. Only months that no monthly partition can name are refused;
+    /// their rows stay where they are rather than getting a partition retention cannot drop.
     pub fn unbounded() -> Self {
         Self {
-            first: NaiveDate::MIN,
-            last: NaiveDate::MAX,
+            first: Self::EARLIEST,
+            last: Self::LATEST,
         }
     }
 
@@ -148,6 +189,47 @@ mod tests {
         assert!(window.has_month(day(2000, 3, 1)));
         assert!(!window.has_month(day(1999, 12, 1)));
         assert!(!window.has_month(day(2000, 4, 1)));
+    }
+
+    #[test]
+    fn a_window_lies_within_years_1_to_9999() {
+        let widest = DateWindow::new(day(1, 1, 1), day(9999, 12, 31)).unwrap();
+        assert!(widest.has_month(day(1, 1, 1)) && widest.has_month(day(9999, 12, 1)));
+        for (first, last, said) in [
+            (
+                day(0, 1, 1),
+                day(2000, 1, 1),
+                "first date 0000-01-01 is before 0001-01-01",
+            ),
+            (
+                day(-44, 3, 15),
+                day(2000, 1, 1),
+                "first date -0044-03-15 is before",
+            ),
+            (
+                day(2000, 1, 1),
+                day(10000, 1, 1),
+                "last date +10000-01-01 is after 9999-12-31",
+            ),
+        ] {
+            let err = DateWindow::new(first, last).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: "date window",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(said), "{err}");
+        }
+        assert_eq!(
+            DateWindow::plausible(day(9995, 6, 1)).last(),
+            DateWindow::LATEST
+        );
+        assert_eq!(DateWindow::unbounded(), widest);
     }
 
     #[test]

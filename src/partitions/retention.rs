@@ -248,28 +248,7 @@ const DETACHED_SUFFIX: &str = "_detached";
 // Plain tables (not partitions) in a parent's schema named `<parent>_YYYYMM_detached` and
 // carrying the comment of `marker()`: neither alone makes a table ours. `left(…, -9)` strips
 // the `_detached` suffix. Exact counts run like the catalog's, via `query_to_xml`.
-const DETACHED_SQL: &str = r#"
-SELECT p.relname AS parent,
-       n.nspname AS schema,
-       left(c.relname, -9) AS partition,
-       c.relname AS detached_table,
-       format('%I.%I', n.nspname, p.relname) AS parent_qualified,
-       to_date(substr(c.relname, length(p.relname) + 2, 6), 'YYYYMM') AS month,
-       CASE WHEN $2 THEN (xpath('/row/n/text()',
-                                query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
-                                             false, true, '')))[1]::text::bigint
-            WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows
-  FROM unnest($1::text[]) WITH ORDINALITY AS t (table_name, ord)
-  JOIN pg_class p ON p.oid = to_regclass(t.table_name)
-  JOIN pg_class c ON c.relnamespace = p.relnamespace AND c.relkind = 'r' AND NOT c.relispartition
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relname ~ ('^' || p.relname || '_[1-9][0-9]{3}(0[1-9]|1[0-2])_detached$')
-   AND obj_description(c.oid, 'pg_class')
-       = format('foresto retention: partition %s of %s, detached to be archived and dropped',
-                left(c.relname, -9), p.relname)
-   AND ($3::text IS NULL OR c.relname = $3 OR left(c.relname, -9) = $3)
- ORDER BY t.ord, c.relname
-"#;
+const DETACHED_SQL: &str = include_str!("detached.sql");
 
 #[derive(Debug, FromQueryResult)]
 struct DetachedRow {
@@ -583,24 +562,9 @@ struct Names {
     marker_literal: String,
 }
 
-const STATE_SQL: &str = r#"
-SELECT (SELECT format('%I.%I', n.nspname, c.relname)
-          FROM pg_class c
-          JOIN pg_namespace n ON n.oid = c.relnamespace
-          JOIN pg_inherits i ON i.inhrelid = c.oid
-         WHERE n.nspname = $1 AND c.relname = $2 AND i.inhparent = to_regclass($3)
-           AND pg_get_expr(c.relpartbound, c.oid) = $4) AS attached,
-       (SELECT format('%I.%I', n.nspname, c.relname)
-          FROM pg_class c
-          JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = $1 AND c.relname = $5 AND c.relkind = 'r' AND NOT c.relispartition
-           AND obj_description(c.oid, 'pg_class') = $6) AS detached,
-       format('%I.%I', $1, $2) AS attached_as,
-       format('%I.%I', $1, $5) AS detached_as,
-       format('%I', $2) AS partition_ident,
-       format('%I', $5) AS detached_ident,
-       quote_literal($6) AS marker_literal
-"#;
+// The fields of [`Names`]. $1 schema, $2 partition, $3 parent (qualified), $4 the month's bound
+// as `pg_get_expr` prints it, $5 the detached table's name, $6 the marker.
+const STATE_SQL: &str = include_str!("drop_state.sql");
 
 type StateRow = (
     Option<String>,

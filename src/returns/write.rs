@@ -20,6 +20,14 @@ use crate::simulation::invalidate;
 // The returns, graded, upserted, and summarised per instrument. $5 engine version.
 const UPSERT: &str = include_str!("upsert.sql");
 
+// The pairs of one range, up to `UPSERT`, with [`PRICES`] where the range's prices go: they are
+// spliced in, not bound, because PostgreSQL prunes partitions only against literal dates (see
+// `chunks`), and `prices_in` writes nothing but dates into them.
+const RANGE_PAIRS: &str = include_str!("range_pairs.sql");
+
+/// The placeholder in [`RANGE_PAIRS`] for the range's prices.
+const PRICES: &str = "{prices}";
+
 /// Writes the returns `plan` holds; returns what each instrument got, by id, and how many cached
 /// runs the rewritten returns expired.
 ///
@@ -48,21 +56,7 @@ pub(super) async fn write<C: ConnectionTrait + TransactionTrait>(
             dates.push(*date);
             prices.push(*price);
         }
-        let sql = format!(
-            "WITH priced AS ({}),
-             carried AS (SELECT * FROM unnest($2::bigint[], $3::date[], $4::numeric[])
-                                        AS c(instrument_id, trade_date, price)),
-             series AS (SELECT instrument_id, trade_date, price, false AS carried FROM priced
-                        UNION ALL
-                        SELECT instrument_id, trade_date, price, true FROM carried),
-             lagged AS (SELECT instrument_id, trade_date, price, carried,
-                               lag(price) OVER w AS prev_price, lag(trade_date) OVER w AS prev_date
-                          FROM series WINDOW w AS (PARTITION BY instrument_id ORDER BY trade_date)),
-             pairs AS (SELECT instrument_id, trade_date, price, prev_price FROM lagged
-                        WHERE NOT carried AND prev_date IS NOT NULL),
-             {UPSERT}",
-            prices_in(range)
-        );
+        let sql = RANGE_PAIRS.replace(PRICES, &prices_in(range)) + UPSERT;
         let values = [
             scope.instruments.clone().into(),
             ids.into(),
@@ -177,6 +171,13 @@ mod tests {
             out_of_range: out.to_vec(),
             changed: vec![ChangedSpan { first, last: first }],
         }
+    }
+
+    #[test]
+    fn the_range_template_takes_the_prices_once_and_ends_where_upsert_begins() {
+        assert_eq!(RANGE_PAIRS.matches(PRICES).count(), 1);
+        assert!(RANGE_PAIRS.trim_end().ends_with("),"));
+        assert!(!UPSERT.contains(PRICES));
     }
 
     #[test]

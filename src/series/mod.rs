@@ -1,60 +1,43 @@
-//! Reads of the stored time series (`daily_price`, `daily_return`).
+//! Typed reads of the stored time series (`daily_price`, `daily_return`).
+//!
+//! | read | answer | statement |
+//! |---|---|---|
+//! | [`prices()`], [`price_stream`] | [`PriceRow`]s of many instruments in a [`DateRange`], by `(instrument_id, trade_date)` | one, over the range's partitions; the stream through a cursor, [`STREAM_BATCH`] rows per round trip |
+//! | [`returns()`], [`return_stream`] | [`ReturnRow`]s (with `data_quality`), the same way | the same, on `daily_return` |
+//! | [`latest_dates`] | [`LatestDates`]: each instrument's latest price and return date | one: the last [`RECENT_DAYS`] days first, older partitions only for an instrument not found there |
+//! | [`price_on_or_before`] | the last [`PriceRow`] on or before a date | up to three, over widening windows ([`LOOKBACK_DAYS`]) |
+//! | [`price_coverage`] | [`Coverage`]: first and last price date and the number of rows | one, over all partitions |
+//! | [`load_has_prices`] | whether a load wrote any price | one |
+//!
+//! # Partitions
+//! `daily_price` and `daily_return` are partitioned by month of `trade_date`. Every read except
+//! [`price_coverage`] and [`load_has_prices`] bounds `trade_date` by parameters, so PostgreSQL
+//! scans only the partitions those bounds reach: it prunes the others when it plans the
+//! statement, or when the executor starts for a cached generic plan. The DEFAULT partition is
+//! scanned only when a bound reaches a month without a partition of its own.
+//!
+//! # Input
+//! A reversed [`DateRange`] (or a date before [`EARLIEST_DATE`]) is
+//! [`crate::Error::InvalidInput`]; an empty list of instrument ids is an empty answer, read
+//! from nowhere. Ids that name no instrument are no error: they have no rows.
+//!
+//! # Where to read
+//! All of these tolerate lag: [`crate::db::Connections`] runs them on a read replica (see the
+//! module docs of [`crate::db::replicas`] for what lag can do). An incremental loader that must
+//! see its own last load asks [`latest_dates`] on the primary.
 
-use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
-use serde::Serialize;
+mod coverage;
+mod latest;
+mod on_or_before;
+mod prices;
+mod range;
+mod read;
+mod returns;
 
-use crate::error::Result;
-
-/// The span of one instrument's stored prices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromQueryResult)]
-pub struct Coverage {
-    pub instrument_id: i64,
-    /// Its first and last price date.
-    pub first_date: NaiveDate,
-    pub last_date: NaiveDate,
-    /// How many price rows it has.
-    pub days: i64,
-}
-
-/// The span of stored prices of each of `instrument_ids` that has any, in id order; an
-/// instrument without prices is not listed.
-///
-/// # Errors
-/// Database errors.
-#[tracing::instrument(skip(db))]
-pub async fn price_coverage<C: ConnectionTrait>(
-    db: &C,
-    instrument_ids: &[i64],
-) -> Result<Vec<Coverage>> {
-    Ok(Coverage::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT instrument_id, min(trade_date) AS first_date, max(trade_date) AS last_date,
-                count(*) AS days
-           FROM daily_price WHERE instrument_id = ANY($1)
-          GROUP BY instrument_id ORDER BY instrument_id",
-        [instrument_ids.to_vec().into()],
-    ))
-    .all(db)
-    .await?)
-}
-
-/// Whether any stored price row was written by load `load_id`.
-///
-/// # Errors
-/// Database errors.
-#[tracing::instrument(skip(db))]
-pub async fn load_has_prices<C: ConnectionTrait>(db: &C, load_id: i64) -> Result<bool> {
-    #[derive(FromQueryResult)]
-    struct Present {
-        present: bool,
-    }
-    let row = Present::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT EXISTS (SELECT 1 FROM daily_price WHERE load_id = $1) AS present",
-        [load_id.into()],
-    ))
-    .one(db)
-    .await?;
-    Ok(row.is_some_and(|r| r.present))
-}
+pub use coverage::{Coverage, load_has_prices, price_coverage};
+pub use latest::{LatestDates, RECENT_DAYS, latest_dates};
+pub use on_or_before::{LOOKBACK_DAYS, price_on_or_before};
+pub use prices::{PriceRow, price_stream, prices};
+pub use range::{DateRange, EARLIEST_DATE};
+pub use read::{STREAM_BATCH, SeriesStream};
+pub use returns::{ReturnRow, return_stream, returns};

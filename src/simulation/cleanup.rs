@@ -22,7 +22,7 @@ pub struct CleanupOptions {
     pub dry_run: bool,
     /// Only runs that expired before this date (midnight UTC) — and, as always, by now.
     pub before: Option<NaiveDate>,
-    /// Runs deleted per transaction (at least 1).
+    /// Runs deleted per transaction: 1 to `i64::MAX` (PostgreSQL's `LIMIT` takes a `bigint`).
     pub batch_size: u64,
     /// Write one archive file per run into this directory before deleting it.
     pub archive_dir: Option<PathBuf>,
@@ -64,6 +64,24 @@ fn expired(before: Option<NaiveDate>) -> Condition {
     condition
 }
 
+/// Checks a batch size before it becomes a `LIMIT`: the query builder converts it to `i64` and
+/// panics on a larger value, so such a value must be refused here with a message instead.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (field `batch size`) for zero or a value beyond `i64::MAX`.
+fn check_batch_size(batch_size: u64) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::invalid("batch size", "must be at least 1"));
+    }
+    if i64::try_from(batch_size).is_err() {
+        return Err(Error::invalid(
+            "batch size",
+            format!("{batch_size} is more than {}", i64::MAX),
+        ));
+    }
+    Ok(())
+}
+
 /// Deletes the runs whose `expires_at` has passed (and is before `before`, if given), oldest
 /// expiry first, `batch_size` per transaction. With an archive directory, each batch's runs are
 /// written to files before the batch is deleted, and a failed write deletes nothing of that
@@ -71,16 +89,15 @@ fn expired(before: Option<NaiveDate>) -> Condition {
 /// skipped, not waited for.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a zero batch size; [`Error::Io`] when an archive cannot be
-/// written; database errors. Batches committed before the error stay deleted.
+/// [`Error::InvalidInput`] for a batch size of zero or beyond `i64::MAX`, before anything is
+/// read or deleted; [`Error::Io`] when an archive cannot be written; database errors. Batches
+/// committed before the error stay deleted.
 #[tracing::instrument(skip(db))]
 pub async fn cleanup_expired<C>(db: &C, options: &CleanupOptions) -> Result<CleanupReport>
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    if options.batch_size == 0 {
-        return Err(Error::invalid("batch size", "must be at least 1"));
-    }
+    check_batch_size(options.batch_size)?;
     let mut report = CleanupReport {
         expired: simulation_run::Entity::find()
             .filter(expired(options.before))
@@ -131,4 +148,43 @@ where
         report.batches += 1;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_sizes_outside_one_to_bigint_max_are_refused() {
+        assert!(check_batch_size(1).is_ok());
+        assert!(check_batch_size(i64::MAX as u64).is_ok());
+        for (size, reason) in [
+            (0, "invalid batch size: must be at least 1".to_owned()),
+            (
+                i64::MAX as u64 + 1,
+                format!(
+                    "invalid batch size: {} is more than {}",
+                    i64::MAX as u64 + 1,
+                    i64::MAX
+                ),
+            ),
+            (
+                u64::MAX,
+                format!("invalid batch size: {} is more than {}", u64::MAX, i64::MAX),
+            ),
+        ] {
+            let err = check_batch_size(size).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: "batch size",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert_eq!(err.to_string(), reason);
+        }
+    }
 }

@@ -28,19 +28,7 @@ const RETURNS_LOCK: (i32, i32) = (0x5245_544E, 1); // "RETN"
 // The runs the cache would serve (COMPLETED, unexpired) that read a changed instrument over a
 // window overlapping its changed span. $1 instrument ids, $2 first dates, $3 last dates (one
 // span per index), $4 the COMPLETED status.
-const EXPIRE: &str = r#"
-UPDATE simulation_run r
-   SET expires_at = now()
- WHERE r.run_status = $4
-   AND (r.expires_at IS NULL OR r.expires_at > now())
-   AND r.run_id IN (
-       SELECT i.run_id
-         FROM unnest($1::bigint[], $2::date[], $3::date[])
-              AS c (instrument_id, first_date, last_date)
-         JOIN simulation_run_instrument i ON i.instrument_id = c.instrument_id
-         JOIN simulation_run s ON s.run_id = i.run_id
-        WHERE c.first_date <= s.end_date AND c.last_date >= s.start_date)
-"#;
+const EXPIRE: &str = include_str!("expire_runs.sql");
 
 /// Share-locks "the daily returns" on `tx` until it ends: taken by the computing caller of the
 /// result cache before it reads anything, so that [`expire_runs_touching`] waits for its run.

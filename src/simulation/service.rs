@@ -13,7 +13,7 @@ use sea_orm::{
 use super::cache::get_or_compute;
 use super::portfolio;
 use super::request::{SimulationRequest, Subject};
-use super::store::{ComputedRun, StoredRun};
+use super::store::{self, ComputedRun, StoredRun};
 use crate::engine::{
     self, EngineError, PathPoint, PortfolioVersion, ReturnRow, SimulationInput, StoredPathPoint,
     Weight,
@@ -43,11 +43,13 @@ pub struct SimulationOutcome {
 /// miss: loads the portfolio versions — for a scenario, the version in force on the start date
 /// and those taking effect inside the window; for a portfolio given directly, its weights
 /// resolved to instruments, in force from the start date — and the daily returns of their
-/// instruments in the window, runs [`engine::simulate`], and stores the run for
-/// `settings.cache.ttl` with the request JSON as `request_params`. A scenario run records
-/// `portfolio_id` = the version in force at the start and `rebalance_freq` = the request's or
-/// else that version's; a portfolio run has no `scenario_id` or `portfolio_id`, and is
-/// rebalanced at the request's frequency (none when it names none).
+/// instruments in the window, runs [`engine::simulate`], makes the `simulation_path` partitions
+/// of the path's months within `settings.partitions` (a month that has one already is used
+/// whatever the window), and stores the run for `settings.cache.ttl` with the request JSON as
+/// `request_params`. A scenario run records `portfolio_id` = the version in force at the start
+/// and `rebalance_freq` = the request's or else that version's; a portfolio run has no
+/// `scenario_id` or `portfolio_id`, and is rebalanced at the request's frequency (none when it
+/// names none).
 ///
 /// The loss-limit verdict is taken on the stored path (drawdown at 8 decimals) by
 /// [`engine::first_loss_breach`], so a hit and the miss that stored it agree.
@@ -60,8 +62,12 @@ pub struct SimulationOutcome {
 /// [`ScenarioError::NoPortfolioInForce`], [`SimulationError::NoReturnsInWindow`]; a portfolio's
 /// weights with the errors of [`scenarios::validate_weights`] and
 /// [`scenarios::resolve_distinct`] (weight out of range or too precise, sum above 1.0001,
-/// unknown or ambiguous ticker, one instrument named twice); also [`Error::Simulation`] for
-/// figures the engine cannot produce or store, and the errors of [`get_or_compute`].
+/// unknown or ambiguous ticker, one instrument named twice); a path needing partitions outside
+/// `settings.partitions.window` or more than its `max_new` with
+/// [`PartitionError::OutsideWindow`](crate::PartitionError::OutsideWindow) or
+/// [`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions), storing
+/// nothing and creating no partition; also [`Error::Simulation`] for figures the engine cannot
+/// produce or store, and the errors of [`get_or_compute`].
 #[tracing::instrument(skip(db, settings))]
 pub async fn simulate(
     db: &DatabaseConnection,
@@ -70,7 +76,11 @@ pub async fn simulate(
 ) -> Result<SimulationOutcome> {
     validate(request, settings)?;
     let cached = get_or_compute(db, request, &settings.cache, async |conn| {
-        compute(conn, request).await
+        let computed = compute(conn, request).await?;
+        // Made here, within the caller's limits, before the cache stores the run: the cache
+        // knows no settings and would hold the path to the default window and cap.
+        store::ensure_path_partitions_within(conn, &computed.0.path, &settings.partitions).await?;
+        Ok(computed)
     })
     .await?;
     let first_breach_date = request.max_loss_limit_pct.and_then(|limit| {

@@ -2,28 +2,11 @@
 //! reused on later runs, stopped and reset — through the library and through the CLI with no
 //! database configured.
 
-use std::os::unix::fs::PermissionsExt;
-
 use foresto::db::local_server::ServerStatus;
 use foresto::db::managed::ManagedServer;
 use sqlx::Connection;
 
-use crate::support::foresto_in;
-
-/// A temporary directory the unprivileged server user can reach (tempfile makes them 0700).
-fn reachable_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
-async fn select_one(url: &str) -> i32 {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query_scalar("SELECT 1")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-}
+use crate::support::{foresto_in, reachable_tempdir, select_one};
 
 #[tokio::test]
 async fn managed_server_life_cycle() {

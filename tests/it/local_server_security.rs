@@ -11,16 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use foresto::db::local_server::{LocalServerError, PgBinaries};
-use foresto::db::managed::{LOCAL_DIR_ENV, ManagedServer};
+use foresto::db::managed::ManagedServer;
 use foresto::testing::{TEST_DATABASE_URL_ENV, TestDatabase};
 use sqlx::Connection;
 
-/// A temporary directory the unprivileged server user can reach (tempfile makes them 0700).
-fn reachable_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
+use crate::support::{foresto_at, foresto_in, reachable_tempdir, select_one};
 
 /// Stops and deletes a managed server however the test ends, so no daemon outlives it.
 struct Running {
@@ -61,18 +56,6 @@ fn with_password(url: &str, password: &str) -> String {
     format!("{scheme}://{user}:{password}@{host}")
 }
 
-async fn select_one(url: &str) -> i32 {
-    let mut conn = sqlx::PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
-    let one = sqlx::query_scalar("SELECT 1")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    one
-}
-
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -99,18 +82,6 @@ fn marker_path(tag: &str) -> PathBuf {
     ));
     assert!(!path.exists());
     path
-}
-
-fn foresto(dir: &Path, args: &[&str], local_dir: Option<&Path>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foresto"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove(LOCAL_DIR_ENV);
-    if let Some(local_dir) = local_dir {
-        cmd.env(LOCAL_DIR_ENV, local_dir);
-    }
-    cmd.output().unwrap()
 }
 
 // --- 1. authentication --------------------------------------------------------------------------
@@ -203,11 +174,9 @@ async fn a_cluster_initialised_with_trust_is_secured_on_its_next_start() {
     // What earlier Foresto versions created: trust for every connection, no password.
     let tmp = reachable_tempdir();
     let root = tmp.path().join(".foresto");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    make_dir(&root, 0o711);
     let data = root.join("pgdata");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    make_dir(&data, 0o700);
     let bins = PgBinaries::locate().unwrap();
     let mut initdb = Command::new(bins.bin_dir().join("initdb"));
     initdb.current_dir("/");
@@ -263,23 +232,17 @@ fn a_foresto_dir_owned_by_another_user_is_refused() {
     };
     let tmp = reachable_tempdir();
     let root = tmp.path().join(".foresto");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    make_dir(&root, 0o700);
     std::os::unix::fs::chown(&root, Some(uid), Some(gid)).unwrap();
 
-    let err = ManagedServer::new(&root).unwrap_err();
-    assert!(
-        matches!(err, LocalServerError::UnsafePath { .. }),
-        "{err:?}"
-    );
-    let msg = err.to_string();
+    let msg = unsafe_path(ManagedServer::new(&root).unwrap_err(), ".foresto");
     assert!(msg.contains(&root.display().to_string()), "{msg}");
     assert!(msg.contains("owned by"), "{msg}");
 
     // Found by the upward search from a project below it, the CLI refuses it too, in one line.
     let project = tmp.path().join("project").join("src");
     std::fs::create_dir_all(&project).unwrap();
-    let out = foresto(&project, &["local", "status"], None);
+    let out = foresto_at(&project, &["local", "status"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{out:?}");
     assert!(stderr.contains(&root.display().to_string()), "{stderr}");
@@ -293,14 +256,8 @@ fn a_group_or_world_writable_foresto_dir_is_refused() {
     for mode in [0o770, 0o777, 0o702] {
         let tmp = reachable_tempdir();
         let root = tmp.path().join(".foresto");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(mode)).unwrap();
-        let err = ManagedServer::new(&root).unwrap_err();
-        assert!(
-            matches!(err, LocalServerError::UnsafePath { .. }),
-            "{mode:o}: {err:?}"
-        );
-        let msg = err.to_string();
+        make_dir(&root, mode);
+        let msg = unsafe_path(ManagedServer::new(&root).unwrap_err(), &format!("{mode:o}"));
         assert!(msg.contains(&root.display().to_string()), "{msg}");
         assert!(msg.contains("writable"), "{msg}");
     }
@@ -310,23 +267,33 @@ fn a_group_or_world_writable_foresto_dir_is_refused() {
 fn a_symlinked_foresto_dir_is_refused() {
     let tmp = reachable_tempdir();
     let elsewhere = tmp.path().join("elsewhere");
-    std::fs::create_dir(&elsewhere).unwrap();
-    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    make_dir(&elsewhere, 0o700);
     let root = tmp.path().join(".foresto");
     std::os::unix::fs::symlink(&elsewhere, &root).unwrap();
-    let err = ManagedServer::new(&root).unwrap_err();
+    let msg = unsafe_path(ManagedServer::new(&root).unwrap_err(), ".foresto");
+    assert!(msg.contains("symbolic link"), "{msg}");
+}
+
+/// Creates the directory `path` with mode `mode`.
+fn make_dir(path: &Path, mode: u32) {
+    std::fs::create_dir(path).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The message of `err`, after asserting that it refuses an unsafe path (`context` says which
+/// case failed).
+fn unsafe_path(err: LocalServerError, context: &str) -> String {
     assert!(
         matches!(err, LocalServerError::UnsafePath { .. }),
-        "{err:?}"
+        "{context}: {err:?}"
     );
-    assert!(err.to_string().contains("symbolic link"), "{err}");
+    err.to_string()
 }
 
 /// A managed directory (mode 0700, ours) in which `name` is a symbolic link to `target`.
 fn root_with_symlink(tmp: &Path, name: &str, target: &Path) -> PathBuf {
     let root = tmp.join(".foresto");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    make_dir(&root, 0o700);
     std::os::unix::fs::symlink(target, root.join(name)).unwrap();
     root
 }
@@ -341,12 +308,7 @@ fn symlinked_port_password_and_data_paths_are_not_followed() {
         let server = ManagedServer::new(&root).unwrap();
         let result = server.ensure_running();
         let _ = server.stop();
-        let err = result.expect_err(name);
-        assert!(
-            matches!(err, LocalServerError::UnsafePath { .. }),
-            "{name}: {err:?}"
-        );
-        let msg = err.to_string();
+        let msg = unsafe_path(result.expect_err(name), name);
         assert!(
             msg.contains(&root.join(name).display().to_string()),
             "{msg}"
@@ -368,12 +330,8 @@ fn symlinked_port_password_and_data_paths_are_not_followed() {
     let server = ManagedServer::new(&root).unwrap();
     let result = server.ensure_running();
     let _ = server.stop();
-    let err = result.expect_err("pgdata");
-    assert!(
-        matches!(err, LocalServerError::UnsafePath { .. }),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("symbolic link"), "{err}");
+    let msg = unsafe_path(result.expect_err("pgdata"), "pgdata");
+    assert!(msg.contains("symbolic link"), "{msg}");
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
 
@@ -383,8 +341,7 @@ fn symlinked_port_password_and_data_paths_are_not_followed() {
 async fn a_local_dir_with_a_space_starts() {
     let tmp = reachable_tempdir();
     let parent = tmp.path().join("my projects");
-    std::fs::create_dir(&parent).unwrap();
-    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    make_dir(&parent, 0o755);
     let running = Running::start(&parent.join(".foresto"));
     assert_eq!(select_one(&running.admin_url()).await, 1);
 }
@@ -416,8 +373,12 @@ async fn a_local_dir_with_shell_syntax_runs_no_command() {
     let local_dir = parent.join(".foresto");
 
     // Through the CLI, as `FORESTO_LOCAL_DIR`.
-    let start = foresto(tmp.path(), &["local", "start"], Some(&local_dir));
-    let reset = foresto(tmp.path(), &["local", "reset", "--yes"], Some(&local_dir));
+    let start = foresto_in(tmp.path(), &local_dir, &["local", "start"])
+        .output()
+        .unwrap();
+    let reset = foresto_in(tmp.path(), &local_dir, &["local", "reset", "--yes"])
+        .output()
+        .unwrap();
     let ran = (dollar.exists(), backtick.exists());
     let _ = std::fs::remove_file(&dollar);
     let _ = std::fs::remove_file(&backtick);

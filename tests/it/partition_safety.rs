@@ -10,23 +10,21 @@
 //! Nothing here waits for a duration: blocked statements fail fast through `lock_timeout`, and
 //! the tests wait for states (a lock queued, a session gone) by polling the catalog.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::support::{TestDatabase, count, exec, pool, strings};
-use chrono::NaiveDate;
+use crate::support::{
+    TestDatabase, archive_exists, count, date, exec, foresto, gunzip_csv, migrated_with, pool,
+    strings,
+};
 use foresto::partitions::{
-    self, DropRefusal, NotMoved, Parent, Retention, RowCounting, drop_partition,
+    self, DropRefusal, DroppedPartition, NotMoved, Parent, Retention, RowCounting, drop_partition,
 };
 use foresto::{Error, PartitionError};
 use sea_orm::DatabaseConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-
-fn d(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use tokio::task::JoinHandle;
 
 /// Instruments 1 and 2 (SPY, TLT) and 60 more (X1…X60) whose prices fill January 2020.
 const FIXTURE: &str = "
@@ -46,13 +44,11 @@ const JANUARY_ROWS: i64 = 60 * 31;
 const JANUARY: &str = "daily_price_202001";
 
 async fn database() -> TestDatabase {
-    let t = TestDatabase::migrated().await;
-    exec(t.conn(), FIXTURE).await;
-    t
+    migrated_with(FIXTURE).await
 }
 
 fn retention() -> Retention {
-    Retention::older_than(d("2020-06-15"), 3).unwrap()
+    Retention::older_than(date(2020, 6, 15), 3).unwrap()
 }
 
 async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
@@ -70,26 +66,6 @@ async fn attached_rows(db: &DatabaseConnection, partition: &str) -> i64 {
         &format!("SELECT count(*) FROM daily_price WHERE tableoid = '{partition}'::regclass"),
     )
     .await
-}
-
-/// The header and records of a gzip'd CSV archive.
-fn read_archive(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    (header, rows)
 }
 
 /// The names in `dir`, sorted.
@@ -187,6 +163,15 @@ impl Proxy {
             }
         });
         Self { addr, shared }
+    }
+
+    /// A proxy in front of `t`'s server, and a connection to `t`'s database through it.
+    async fn in_front_of(t: &TestDatabase) -> (Self, DatabaseConnection) {
+        let proxy = Self::start(t.url()).await;
+        let db = foresto::db::connect(&proxy.url(t.url()), &Default::default())
+            .await
+            .unwrap();
+        (proxy, db)
     }
 
     /// `url` with the proxy in place of the server.
@@ -301,6 +286,12 @@ async fn serve(client: tokio::net::TcpStream, shared: Arc<Shared>) {
 
 // --- retention ------------------------------------------------------------------------------
 
+/// Drops January through `db`, archiving into `dir`, in a task of its own.
+fn spawn_drop(db: &DatabaseConnection, dir: &Path) -> JoinHandle<Result<DroppedPartition, Error>> {
+    let (db, dir) = (db.clone(), dir.to_owned());
+    tokio::spawn(async move { drop_partition(&db, JANUARY, &retention(), Some(&dir)).await })
+}
+
 #[tokio::test]
 async fn two_concurrent_drops_of_one_partition_leave_one_complete_archive() {
     let t = database().await;
@@ -313,12 +304,10 @@ async fn two_concurrent_drops_of_one_partition_leave_one_complete_archive() {
         .execute(&mut *reader)
         .await
         .unwrap();
-    let spawn_drop = || {
-        let db = t.conn().clone();
-        let dir = dir.path().to_owned();
-        tokio::spawn(async move { drop_partition(&db, JANUARY, &retention(), Some(&dir)).await })
-    };
-    let (a, b) = (spawn_drop(), spawn_drop());
+    let (a, b) = (
+        spawn_drop(t.conn(), dir.path()),
+        spawn_drop(t.conn(), dir.path()),
+    );
     wait_for("both drops waiting for the parent or finished", async || {
         let waiting = count(
             t.conn(),
@@ -347,7 +336,7 @@ async fn two_concurrent_drops_of_one_partition_leave_one_complete_archive() {
     assert_eq!(dropped.archive.as_deref(), Some(archive.as_path()));
     assert!(!table_exists(t.conn(), JANUARY).await);
     assert_eq!(files_in(dir.path()), [format!("{JANUARY}.csv.gz")]);
-    let (_, rows) = read_archive(&archive);
+    let (_, rows) = gunzip_csv(&archive);
     assert_eq!(
         rows.len() as i64,
         JANUARY_ROWS,
@@ -360,10 +349,7 @@ async fn a_lost_reply_to_the_commit_of_a_drop_keeps_the_archive() {
     let t = database().await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join(format!("{JANUARY}.csv.gz"));
-    let proxy = Proxy::start(t.url()).await;
-    let db = foresto::db::connect(&proxy.url(t.url()), &Default::default())
-        .await
-        .unwrap();
+    let (proxy, db) = Proxy::in_front_of(&t).await;
 
     // The server gets the COMMIT that follows the DROP and commits; the client sees its
     // connection drop instead of the reply.
@@ -390,9 +376,23 @@ async fn a_lost_reply_to_the_commit_of_a_drop_keeps_the_archive() {
         archive.exists(),
         "the partition is gone: its archive must stay"
     );
-    let (_, rows) = read_archive(&archive);
+    let (_, rows) = gunzip_csv(&archive);
     assert_eq!(rows.len() as i64, JANUARY_ROWS);
     assert_eq!(files_in(dir.path()), [format!("{JANUARY}.csv.gz")]);
+}
+
+/// Starts dropping January into `dir` through a proxy that forwards the archive's COPY to the
+/// server but holds back its data; returns once the drop is mid-archive, with the proxy (to
+/// [`Proxy::release`]) and the drop's task.
+async fn drop_held_mid_archive(
+    t: &TestDatabase,
+    dir: &Path,
+) -> (Proxy, JoinHandle<Result<DroppedPartition, Error>>) {
+    let (proxy, db) = Proxy::in_front_of(t).await;
+    proxy.arm(None, "COPY ", Action::HoldReplies);
+    let drop_task = spawn_drop(&db, dir);
+    proxy.wait_fired().await;
+    (proxy, drop_task)
 }
 
 #[tokio::test]
@@ -400,18 +400,7 @@ async fn the_parent_is_not_locked_while_a_partition_is_archived() {
     let t = database().await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join(format!("{JANUARY}.csv.gz"));
-    let proxy = Proxy::start(t.url()).await;
-    let db = foresto::db::connect(&proxy.url(t.url()), &Default::default())
-        .await
-        .unwrap();
-
-    // The archive's COPY reaches the server but its data is held back: the drop is mid-archive.
-    proxy.arm(None, "COPY ", Action::HoldReplies);
-    let drop_task = {
-        let dir = dir.path().to_owned();
-        tokio::spawn(async move { drop_partition(&db, JANUARY, &retention(), Some(&dir)).await })
-    };
-    proxy.wait_fired().await;
+    let (proxy, drop_task) = drop_held_mid_archive(&t, dir.path()).await;
 
     // Writers and readers of the parent go on: with a lock_timeout a blocked statement fails
     // instead of waiting for the archive.
@@ -449,7 +438,7 @@ async fn the_parent_is_not_locked_while_a_partition_is_archived() {
     proxy.release();
     let dropped = drop_task.await.unwrap().unwrap();
     assert_eq!(dropped.rows, JANUARY_ROWS);
-    assert_eq!(read_archive(&archive).1.len() as i64, JANUARY_ROWS);
+    assert_eq!(gunzip_csv(&archive).1.len() as i64, JANUARY_ROWS);
     assert_eq!(
         count(
             t.conn(),
@@ -488,17 +477,7 @@ async fn an_archive_that_appears_meanwhile_is_not_replaced() {
     let t = database().await;
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join(format!("{JANUARY}.csv.gz"));
-    let proxy = Proxy::start(t.url()).await;
-    let db = foresto::db::connect(&proxy.url(t.url()), &Default::default())
-        .await
-        .unwrap();
-
-    proxy.arm(None, "COPY ", Action::HoldReplies);
-    let drop_task = {
-        let dir = dir.path().to_owned();
-        tokio::spawn(async move { drop_partition(&db, JANUARY, &retention(), Some(&dir)).await })
-    };
-    proxy.wait_fired().await;
+    let (proxy, drop_task) = drop_held_mid_archive(&t, dir.path()).await;
     // Another process writes the same archive name while this drop copies.
     std::fs::write(&archive, b"another process's archive").unwrap();
     proxy.release();
@@ -541,10 +520,7 @@ async fn claims_released(t: &TestDatabase) {
 /// Drops January through `proxy`, which cuts the client off once it sends `pattern`; returns
 /// the error, after the server ended the cut-off session.
 async fn cut_off_drop(t: &TestDatabase, dir: &Path, pattern: &'static str) -> Error {
-    let proxy = Proxy::start(t.url()).await;
-    let db = foresto::db::connect(&proxy.url(t.url()), &Default::default())
-        .await
-        .unwrap();
+    let (proxy, db) = Proxy::in_front_of(t).await;
     proxy.arm(None, pattern, Action::CutClient);
     let err = drop_partition(&db, JANUARY, &retention(), Some(dir))
         .await
@@ -593,7 +569,7 @@ async fn a_drop_cut_off_while_archiving_leaves_a_table_that_reattach_restores() 
             Parent::DailyPrice,
             JANUARY,
             "daily_price_202001_detached",
-            d("2020-01-01"),
+            date(2020, 1, 1),
             Some(JANUARY_ROWS)
         )]
     );
@@ -640,7 +616,7 @@ async fn a_drop_cut_off_while_archiving_leaves_a_table_that_reattach_restores() 
         .unwrap();
     assert_eq!(dropped.rows, JANUARY_ROWS + 1);
     let archive = dir.path().join(format!("{JANUARY}.csv.gz"));
-    assert_eq!(read_archive(&archive).1.len() as i64, JANUARY_ROWS + 1);
+    assert_eq!(gunzip_csv(&archive).1.len() as i64, JANUARY_ROWS + 1);
 }
 
 #[tokio::test]
@@ -658,7 +634,7 @@ async fn a_drop_cut_off_after_its_archive_is_finished_by_the_next_drop() {
         "{err}"
     );
     assert_eq!(files_in(dir.path()), [format!("{JANUARY}.csv.gz")]);
-    assert_eq!(read_archive(&archive).1.len() as i64, JANUARY_ROWS);
+    assert_eq!(gunzip_csv(&archive).1.len() as i64, JANUARY_ROWS);
     assert!(table_exists(t.conn(), "daily_price_202001_detached").await);
     let written = std::fs::read(&archive).unwrap();
 
@@ -688,16 +664,7 @@ async fn finishing_a_drop_never_accepts_a_different_archive() {
     let err = drop_partition(t.conn(), JANUARY, &retention(), Some(dir.path()))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            Error::Partition(PartitionError::DropRefused {
-                reason: DropRefusal::ArchiveExists { .. },
-                ..
-            })
-        ),
-        "{err}"
-    );
+    archive_exists(&err);
     assert_eq!(
         std::fs::read(&archive).unwrap(),
         b"not this partition's rows"
@@ -764,7 +731,7 @@ async fn moving_default_rows_reports_only_the_rows_that_moved() {
         (
             Parent::DailyPrice,
             "daily_price_default",
-            d("2041-03-01"),
+            date(2041, 3, 1),
             2
         )
     );
@@ -812,7 +779,7 @@ async fn a_month_the_database_refuses_does_not_hide_the_months_that_moved() {
     assert_eq!(report.left.len(), 1);
     assert_eq!(
         (report.left[0].month, report.left[0].rows),
-        (d("2041-05-01"), 1)
+        (date(2041, 5, 1), 1)
     );
     assert!(
         matches!(&report.left[0].reason, NotMoved::Refused { error } if error.contains("overlap")),
@@ -823,23 +790,11 @@ async fn a_month_the_database_refuses_does_not_hide_the_months_that_moved() {
 
 // --- the commands ---------------------------------------------------------------------------
 
-fn foresto(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_foresto"))
-        .arg("--database-url")
-        .arg(url)
-        .args(args)
-        .output()
-        .expect("running foresto")
-}
-
 #[tokio::test]
 async fn cli_check_default_move_fails_when_rows_stay_and_says_which() {
     let t = database().await;
     exec(t.conn(), NAME_TAKEN).await;
-    let out = foresto(
-        t.url(),
-        &["partitions", "check-default", "--move", "--json"],
-    );
+    let out = foresto(&t, &["partitions", "check-default", "--move", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -865,7 +820,7 @@ async fn cli_lists_and_finishes_a_drop_that_stopped_part_way() {
     let dir = tempfile::tempdir().unwrap();
     cut_off_drop(&t, dir.path(), "COPY ").await;
 
-    let out = foresto(t.url(), &["partitions", "list", "--estimate"]);
+    let out = foresto(&t, &["partitions", "list", "--estimate"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -876,7 +831,7 @@ async fn cli_lists_and_finishes_a_drop_that_stopped_part_way() {
 
     let archive_dir = dir.path().to_str().unwrap();
     let out = foresto(
-        t.url(),
+        &t,
         &[
             "partitions",
             "drop",
@@ -895,6 +850,6 @@ async fn cli_lists_and_finishes_a_drop_that_stopped_part_way() {
     assert_eq!(json["partitions"][0]["name"], JANUARY, "{json}");
     assert_eq!(json["partitions"][0]["rows"], JANUARY_ROWS);
     let archive = dir.path().join(format!("{JANUARY}.csv.gz"));
-    assert_eq!(read_archive(&archive).1.len() as i64, JANUARY_ROWS);
+    assert_eq!(gunzip_csv(&archive).1.len() as i64, JANUARY_ROWS);
     assert!(!table_exists(t.conn(), "daily_price_202001_detached").await);
 }

@@ -4,10 +4,9 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::NaiveDate;
-use entity::{daily_price, instrument_master};
-use foresto::Error;
+use entity::instrument_master;
+use foresto::series::{self, DateRange, PriceRow};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState, input};
@@ -34,7 +33,7 @@ pub struct PriceSeries {
 }
 
 /// One stored daily bar; prices as strings.
-#[derive(Debug, Serialize, FromQueryResult)]
+#[derive(Debug, Serialize)]
 pub struct Bar {
     pub trade_date: NaiveDate,
     pub open_price: Option<Decimal>,
@@ -45,8 +44,24 @@ pub struct Bar {
     pub volume: Option<i64>,
 }
 
+impl From<PriceRow> for Bar {
+    /// The row without its instrument id, which the answer gives once.
+    fn from(row: PriceRow) -> Self {
+        Self {
+            trade_date: row.trade_date,
+            open_price: row.open_price,
+            high_price: row.high_price,
+            low_price: row.low_price,
+            close_price: row.close_price,
+            adj_close_price: row.adj_close_price,
+            volume: row.volume,
+        }
+    }
+}
+
 /// `GET /api/v1/instruments/{ticker}/prices?from=DATE&to=DATE[&exchange=X]`: the instrument and
-/// its stored bars from `from` through `to`, in date order.
+/// its stored bars from `from` through `to`, in date order (`foresto::series::prices`, which
+/// scans only the monthly partitions of the range).
 ///
 /// # Errors
 /// 404 for an unknown ticker (on that exchange); 422 for a missing or bad date, `from` after
@@ -65,37 +80,20 @@ pub async fn prices(
         .as_deref()
         .map(|e| input::identifier("exchange", e))
         .transpose()?;
-    let (from, to) = (
+    let range = DateRange::new(
         input::date("from", query.from)?,
         input::date("to", query.to)?,
-    );
-    if from > to {
-        return Err(Error::invalid("to", format!("{to} is before from {from}")).into());
-    }
+    )?;
     let instrument = foresto::instruments::find_by_ticker(&state.db, ticker, exchange).await?;
-    use daily_price::Column as P;
-    let prices = daily_price::Entity::find()
-        .select_only()
-        .columns([
-            P::TradeDate,
-            P::OpenPrice,
-            P::HighPrice,
-            P::LowPrice,
-            P::ClosePrice,
-            P::AdjClosePrice,
-            P::Volume,
-        ])
-        .filter(P::InstrumentId.eq(instrument.instrument_id))
-        .filter(P::TradeDate.between(from, to))
-        .order_by_asc(P::TradeDate)
-        .into_model::<Bar>()
-        .all(&state.db)
-        .await
-        .map_err(Error::from)?;
+    let prices = series::prices(&state.db, &[instrument.instrument_id], range)
+        .await?
+        .into_iter()
+        .map(Bar::from)
+        .collect();
     Ok(Json(PriceSeries {
         instrument,
-        from,
-        to,
+        from: range.from,
+        to: range.to,
         prices,
     }))
 }

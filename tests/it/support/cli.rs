@@ -6,15 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use foresto::db::managed::LOCAL_DIR_ENV;
+use foresto::settings::ENV_VARIABLES;
 
 use super::TestDatabase;
 
-/// What a developer's shell may have set and the binary would otherwise read.
-const CONFIGURATION: [&str; 3] = ["DATABASE_URL", "ENGINE_VERSION", "FORESTO_RESULT_TTL_DAYS"];
-
 fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_foresto"));
-    for var in CONFIGURATION {
+    // What a developer's shell may have set and the binary would otherwise read.
+    for var in std::iter::once("DATABASE_URL").chain(ENV_VARIABLES) {
         command.env_remove(var);
     }
     command.args(args);
@@ -44,12 +43,21 @@ pub fn foresto_ok(t: &TestDatabase, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `foresto args…` in working directory `dir` with no database named and no managed server
+/// directory given, to run: the binary finds its configuration there (a `.env` file) or falls
+/// back to the managed local server of the nearest `.foresto` at or above `dir`.
+pub fn foresto_at(dir: &Path, args: &[&str]) -> Command {
+    let mut command = command(args);
+    command.current_dir(dir).env_remove(LOCAL_DIR_ENV);
+    command
+}
+
 /// `foresto args…` in working directory `dir` with no database named, to run: the binary
 /// finds its configuration there (a `.env` file) or falls back to a managed local server kept
 /// under `local_dir`.
 pub fn foresto_in(dir: &Path, local_dir: &Path, args: &[&str]) -> Command {
-    let mut command = command(args);
-    command.current_dir(dir).env(LOCAL_DIR_ENV, local_dir);
+    let mut command = foresto_at(dir, args);
+    command.env(LOCAL_DIR_ENV, local_dir);
     command
 }
 

@@ -10,3 +10,17 @@ pub fn invalid_input(err: &Error, field: &str) -> String {
     );
     err.to_string()
 }
+
+/// Asserts that `err` is a drop refused because its archive file already exists.
+pub fn archive_exists(err: &Error) {
+    assert!(
+        matches!(
+            err,
+            Error::Partition(foresto::PartitionError::DropRefused {
+                reason: foresto::partitions::DropRefusal::ArchiveExists { .. },
+                ..
+            })
+        ),
+        "expected a refusal because the archive exists, got {err}"
+    );
+}

@@ -1,7 +1,8 @@
-//! Raw SQL against a test database: scripts, and the text or `bigint` values of a query.
+//! Raw SQL against a test database: scripts, and the text or `bigint` values of a query; and
+//! whether a server at a URL answers at all.
 
 use sea_orm::DatabaseConnection;
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::{AssertSqlSafe, Connection, PgPool};
 
 /// The sqlx pool behind a SeaORM connection, for catalog queries and raw SQL.
 pub fn pool(db: &DatabaseConnection) -> &PgPool {
@@ -57,4 +58,18 @@ pub async fn partitions_of(db: &DatabaseConnection, parent: &str) -> Vec<String>
         ),
     )
     .await
+}
+
+/// `SELECT 1` on a connection of its own to `url` (closed afterwards): whether the server there
+/// admits this client.
+pub async fn select_one(url: &str) -> i32 {
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    let one = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    one
 }

@@ -1,0 +1,107 @@
+//! Price series: the stored daily bars of one or many instruments over a date range.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait, Value};
+use serde::{Deserialize, Serialize};
+
+use super::range::DateRange;
+use super::read::{self, Cursor, SeriesStream};
+use crate::error::Result;
+
+/// One stored daily bar (`daily_price`), prices as stored (`NUMERIC(18,4)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
+pub struct PriceRow {
+    pub instrument_id: i64,
+    pub trade_date: NaiveDate,
+    pub open_price: Option<Decimal>,
+    pub high_price: Option<Decimal>,
+    pub low_price: Option<Decimal>,
+    pub close_price: Decimal,
+    /// Dividend/split adjusted close.
+    pub adj_close_price: Option<Decimal>,
+    pub volume: Option<i64>,
+}
+
+/// The columns of a [`PriceRow`], for every statement that reads one.
+pub(super) const PRICE_COLUMNS: &str = "instrument_id, trade_date, open_price, high_price, \
+     low_price, close_price, adj_close_price, volume";
+
+/// $1 instrument ids, $2 first date, $3 last date. The bounds on `trade_date` are plain
+/// parameters, so PostgreSQL scans only the monthly partitions of the range (pruned when it
+/// plans, or when the executor starts for a generic plan).
+fn range_sql() -> String {
+    format!(
+        "SELECT {PRICE_COLUMNS} FROM daily_price
+          WHERE instrument_id = ANY($1) AND trade_date >= $2 AND trade_date <= $3
+          ORDER BY instrument_id, trade_date"
+    )
+}
+
+fn range_values(instrument_ids: &[i64], range: DateRange) -> Vec<Value> {
+    vec![
+        instrument_ids.to_vec().into(),
+        range.from.into(),
+        range.to.into(),
+    ]
+}
+
+/// The stored prices of `instrument_ids` from `range.from` through `range.to` (both included),
+/// ordered by `(instrument_id, trade_date)`: one row per stored bar, nothing for days without
+/// one. An id that has no prices in the range (or names no instrument) contributes no rows; an
+/// id given twice is read once. An empty `instrument_ids` is an empty result, read from nowhere.
+///
+/// Only the monthly partitions of the range are scanned (and the DEFAULT partition when the
+/// range reaches a month without a partition of its own). The read runs in a transaction of its
+/// own with JIT compilation off (see [`price_stream`] for long ranges, which holds one batch in
+/// memory instead of all rows).
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] (field `date range`) when `range.from` is after `range.to`
+/// (see [`DateRange::check`]); database errors.
+#[tracing::instrument(skip(db, instrument_ids), fields(instruments = instrument_ids.len()))]
+pub async fn prices<C>(db: &C, instrument_ids: &[i64], range: DateRange) -> Result<Vec<PriceRow>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    range.check()?;
+    if instrument_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    read::all(db, &range_sql(), range_values(instrument_ids, range)).await
+}
+
+/// The rows of [`prices()`], in the same order, as a stream read [`super::STREAM_BATCH`] rows per
+/// round trip through a cursor: memory stays bounded however long the range is, and the first
+/// rows arrive before the last are read (the cursor's plan merges the partitions' index scans
+/// instead of sorting the whole result).
+///
+/// The stream owns a transaction of its own (one pooled connection) until it ends or is
+/// dropped; all its rows come from one snapshot. Given a transaction as `db`, it reads in a
+/// savepoint of it: finish or drop the stream before using that transaction again.
+///
+/// # Errors
+/// As [`prices()`], before the stream is returned, and for a bad statement; a failure while
+/// reading (a lost connection) is the stream's last item.
+#[tracing::instrument(skip(db, instrument_ids), fields(instruments = instrument_ids.len()))]
+pub async fn price_stream<C>(
+    db: &C,
+    instrument_ids: &[i64],
+    range: DateRange,
+) -> Result<SeriesStream<PriceRow>>
+where
+    C: ConnectionTrait + TransactionTrait,
+    C::Transaction: 'static,
+{
+    range.check()?;
+    if instrument_ids.is_empty() {
+        return Ok(read::empty());
+    }
+    read::stream(
+        db,
+        Cursor::Prices,
+        &range_sql(),
+        range_values(instrument_ids, range),
+    )
+    .await
+}

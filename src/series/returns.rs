@@ -1,0 +1,99 @@
+//! Return series: the stored daily returns of one or many instruments over a date range, with
+//! how each was obtained.
+
+use chrono::NaiveDate;
+use entity::enums::DataQuality;
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait, Value};
+use serde::{Deserialize, Serialize};
+
+use super::range::DateRange;
+use super::read::{self, Cursor, SeriesStream};
+use crate::error::Result;
+
+/// One stored daily return (`daily_return`), as fractions (`NUMERIC(12,8)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
+pub struct ReturnRow {
+    pub instrument_id: i64,
+    pub trade_date: NaiveDate,
+    /// Simple return over the previous price row (see [`crate::returns`]); a placeholder 0 on a
+    /// MISSING row.
+    pub daily_return: Decimal,
+    /// `None` on a MISSING row.
+    pub log_return: Option<Decimal>,
+    /// `OK`; `MISSING` (no honest return existed: readers must not use `daily_return`); or
+    /// `IMPUTED`. `None` only where a row was written by hand with a NULL.
+    pub data_quality: Option<DataQuality>,
+    /// The engine version that computed it.
+    pub engine_version: Option<String>,
+}
+
+/// $1 instrument ids, $2 first date, $3 last date; plain parameters on `trade_date`, so only
+/// the range's monthly partitions are scanned.
+const RANGE_SQL: &str = "
+SELECT instrument_id, trade_date, daily_return, log_return, data_quality, engine_version
+  FROM daily_return
+ WHERE instrument_id = ANY($1) AND trade_date >= $2 AND trade_date <= $3
+ ORDER BY instrument_id, trade_date";
+
+fn range_values(instrument_ids: &[i64], range: DateRange) -> Vec<Value> {
+    vec![
+        instrument_ids.to_vec().into(),
+        range.from.into(),
+        range.to.into(),
+    ]
+}
+
+/// The stored returns of `instrument_ids` from `range.from` through `range.to` (both included),
+/// ordered by `(instrument_id, trade_date)`, each with its `data_quality`. An id without returns
+/// in the range contributes no rows; an id given twice is read once; an empty `instrument_ids`
+/// is an empty result, read from nowhere.
+///
+/// Only the monthly partitions of the range are scanned; the read runs in a transaction of its
+/// own with JIT compilation off (as [`super::prices()`]; [`return_stream`] for long ranges).
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] (field `date range`) when `range.from` is after `range.to`;
+/// database errors.
+#[tracing::instrument(skip(db, instrument_ids), fields(instruments = instrument_ids.len()))]
+pub async fn returns<C>(db: &C, instrument_ids: &[i64], range: DateRange) -> Result<Vec<ReturnRow>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    range.check()?;
+    if instrument_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    read::all(db, RANGE_SQL, range_values(instrument_ids, range)).await
+}
+
+/// The rows of [`returns()`], in the same order, as a stream read through a cursor
+/// [`super::STREAM_BATCH`] rows per round trip, with the guarantees of
+/// [`super::price_stream`] (bounded memory, one snapshot, its own transaction until it ends or
+/// is dropped).
+///
+/// # Errors
+/// As [`returns()`], before the stream is returned; a failure while reading is the stream's last
+/// item.
+#[tracing::instrument(skip(db, instrument_ids), fields(instruments = instrument_ids.len()))]
+pub async fn return_stream<C>(
+    db: &C,
+    instrument_ids: &[i64],
+    range: DateRange,
+) -> Result<SeriesStream<ReturnRow>>
+where
+    C: ConnectionTrait + TransactionTrait,
+    C::Transaction: 'static,
+{
+    range.check()?;
+    if instrument_ids.is_empty() {
+        return Ok(read::empty());
+    }
+    read::stream(
+        db,
+        Cursor::Returns,
+        RANGE_SQL,
+        range_values(instrument_ids, range),
+    )
+    .await
+}
