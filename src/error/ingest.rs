@@ -22,8 +22,9 @@ pub enum IngestError {
         reason: String,
     },
 
-    /// A load stopped part-way (e.g. the connection was lost, or a batch would have taken the
-    /// load over its partition cap: `source` says which). Batches committed before stay; the load
+    /// A load stopped (e.g. the connection was lost, or the file needs more new partitions than
+    /// its cap: `source` says which). A file is checked against the cap before anything is
+    /// written; a pipe, read once, batch by batch. Batches committed before a failure stay; the load
     /// is recorded as FAILED when the database can still be reached (else it stays STARTED until
     /// marked stale). Re-running the load completes it (a cap refusal only once the cap allows
     /// what is left).

@@ -35,6 +35,43 @@ impl NewPartitions {
         };
         (count, span)
     }
+
+    /// The months of `months` (first days, sorted) that `parent` has no partition for yet,
+    /// checked against `limits` as [`ensure_months`] checks them (counting what this operation
+    /// created before), creating nothing: for an operation that knows every month it will write
+    /// before its first write, so that it can refuse before writing anything.
+    ///
+    /// # Errors
+    /// As [`ensure_range_within`].
+    pub(crate) async fn check<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        parent: Parent,
+        months: &[NaiveDate],
+        limits: &PartitionLimits,
+    ) -> Result<Vec<NaiveDate>> {
+        check_window(parent, months, &limits.window)?;
+        if months.is_empty() {
+            return Ok(Vec::new());
+        }
+        let existing = existing_months(db, parent).await?;
+        let missing: Vec<NaiveDate> = months
+            .iter()
+            .copied()
+            .filter(|m| !existing.contains(m))
+            .collect();
+        let (count, span) = self.with(&missing);
+        if let Some((first, last)) = span.filter(|_| count > limits.max_new) {
+            return Err(Error::Partition(PartitionError::TooManyPartitions {
+                parent,
+                first,
+                last,
+                count,
+                cap: limits.max_new,
+            }));
+        }
+        Ok(missing)
+    }
 }
 
 /// Makes sure `parent` has a monthly partition for every month from `first`'s through `last`'s
@@ -132,26 +169,8 @@ pub(crate) async fn ensure_months<C: ConnectionTrait>(
     limits: &PartitionLimits,
     created: &mut NewPartitions,
 ) -> Result<u32> {
-    check_window(parent, months, &limits.window)?;
-    if months.is_empty() {
-        return Ok(0);
-    }
-    let existing = existing_months(db, parent).await?;
-    let missing: Vec<NaiveDate> = months
-        .iter()
-        .copied()
-        .filter(|m| !existing.contains(m))
-        .collect();
-    let (count, span) = created.with(&missing);
-    if let Some((first, last)) = span.filter(|_| count > limits.max_new) {
-        return Err(Error::Partition(PartitionError::TooManyPartitions {
-            parent,
-            first,
-            last,
-            count,
-            cap: limits.max_new,
-        }));
-    }
+    let missing = created.check(db, parent, months, limits).await?;
+    let (_, span) = created.with(&missing);
     let mut made = 0;
     for (first, last) in month_runs(&missing, MONTHS_PER_STATEMENT) {
         made += create(db, parent, first, last).await?;

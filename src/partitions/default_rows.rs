@@ -154,7 +154,7 @@ pub async fn move_default_rows<C: ConnectionTrait + TransactionTrait>(
 /// DEFAULT and is reported with the reason, and the other months still move.
 ///
 /// # Errors
-/// [`Error::Connection`] when the database cannot be reached (months moved before stay moved);
+/// [`DatabaseError::Connection`](crate::error::DatabaseError::Connection) when the database cannot be reached (months moved before stay moved);
 /// otherwise when the database refuses a query of the report itself.
 #[tracing::instrument(skip(db))]
 pub async fn move_default_rows_report<C: ConnectionTrait + TransactionTrait>(

@@ -95,6 +95,14 @@ impl Layout {
             Format::Wide => wide(header).map(Layout::Wide),
         }
     }
+
+    /// The column of a record's date (a wide line's date is its first field).
+    pub(crate) fn date_column(&self) -> usize {
+        match self {
+            Layout::Long(columns) => columns.trade_date,
+            Layout::Wide(_) => 0,
+        }
+    }
 }
 
 fn long(header: &Header) -> Result<LongColumns, String> {
@@ -151,10 +159,13 @@ mod tests {
         };
         assert_eq!((cols.ticker, cols.trade_date, cols.close), (1, 0, 2));
         assert_eq!(cols.volume, None);
+        let long = layout(&["ticker", "close", "trade_date"], None).unwrap();
+        assert_eq!(long.date_column(), 2);
         assert_eq!(
             layout(&["Date", "SPY", "QQQ"], None).unwrap(),
             Layout::Wide(vec!["SPY".into(), "QQQ".into()])
         );
+        assert_eq!(layout(&["Date", "SPY"], None).unwrap().date_column(), 0);
         assert!(
             layout(&["when", "SPY"], None)
                 .unwrap_err()

@@ -16,19 +16,21 @@
 //!   fills, when asked) counted as skipped.
 //! - Input is bounded: a record dated outside [`LoadOptions::partitions`]' window is rejected, a
 //!   line longer than [`LoadOptions::max_line_bytes`] is rejected and reading resumes at the next
-//!   line, and a load that would create more partitions than the cap fails before it creates
-//!   any. Reasons and stored messages escape control characters and are cut to a bounded
-//!   length, so the load history can always record the outcome.
+//!   line, and a load whose file needs more new partitions than the cap fails before it writes
+//!   anything (no row, no partition). Reasons and stored messages escape control characters and
+//!   are cut to a bounded length, so the load history can always record the outcome.
 //!
-//! Records are streamed: a reading thread reads the file line by line (a price file has no line
-//! breaks inside fields, so a line is a record and line numbers are exact) and validates it while
-//! the previous batch is written with `COPY` (see the `write` module for the write paths).
+//! A file is read twice (see the `parse` module). A first pass collects only the months of its
+//! records' dates, so that the partitions the whole load needs are counted against the cap
+//! before the first write. Then records are streamed: a reading thread reads the file line by
+//! line (a price file has no line breaks inside fields, so a line is a record and line numbers
+//! are exact) and validates it while the previous batch is written with `COPY` (see the `write`
+//! module for the write paths). A file that can be read only once (a pipe) gets no first pass:
+//! its cap is held batch by batch, so batches written before the one that would go over it stay.
 
 mod batch;
 mod layout;
-mod lines;
 mod parse;
-mod printable;
 mod seen_keys;
 mod tickers;
 mod values;
@@ -47,10 +49,10 @@ use crate::error::{Error, IngestError, Result};
 use crate::instruments::{self, NewInstrument};
 use crate::load_history::{self, NewLoad, Outcome};
 use crate::partitions::PartitionLimits;
+use crate::printable::{self, MESSAGE_CHARS};
 pub use layout::{Format, LONG_COLUMNS};
 pub use parse::MAX_LISTED_REJECTS;
 use parse::{ParseJob, Parsed, Stop};
-use printable::MESSAGE_CHARS;
 use tickers::{Registrar, Resolver};
 use write::{Writer, Written};
 
@@ -209,9 +211,14 @@ pub struct LoadReport {
 /// - [`IngestError::LoadFailed`] when the database fails part-way (e.g. a [`DatabaseError::Connection`](crate::DatabaseError::Connection) inside):
 ///   batches committed before stay, the load is recorded as FAILED if the database can still be
 ///   reached (else it stays STARTED until [`load_history::mark_stale_failed`]); running the
-///   load again completes it. Also when a batch would take the load over its partition cap
-///   ([`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions) inside):
-///   that batch is refused before any of its partitions is created;
+///   load again completes it. Also when the file's records need more new partitions than
+///   [`PartitionLimits::max_new`]
+///   ([`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions) inside,
+///   naming the first and last month that would need one): found by a first pass over the file,
+///   before anything is written (no row, no partition), and the load is recorded as FAILED with
+///   that reason. A file read only once (a pipe) is held to the cap batch by batch instead: the
+///   batch that would go over it is refused before any of its partitions is created, and the
+///   batches before it stay;
 /// - database errors while recording the load's start.
 #[tracing::instrument(skip(db, options), fields(path = %path.display()))]
 pub async fn load_file(
@@ -296,13 +303,37 @@ async fn run(
     };
     tally.batched_key_checks = writer.batched_key_checks();
 
+    // The first pass, and the cap held against the whole file before the first write.
+    let started = std::time::Instant::now();
+    let first_pass = {
+        let (path, format) = (path.to_owned(), options.format);
+        let (max_line_bytes, window) = (options.max_line_bytes, options.partitions.window);
+        tokio::task::spawn_blocking(move || parse::open(&path, format, max_line_bytes, &window))
+    };
+    let opened = match first_pass.await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(stop)) => return (tally, Err(stop)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    if let Some(months) = &opened.months {
+        match writer.check_partitions(months).await {
+            Ok(missing) => tracing::debug!(
+                months = months.len(),
+                missing,
+                elapsed_ms = started.elapsed().as_millis(),
+                "first pass: the file's months are within the partition cap"
+            ),
+            Err(e) => return (tally, Err(Stop::Database(e))),
+        }
+    }
+
     let registrar = Registrar {
         db: db.clone(),
         runtime: tokio::runtime::Handle::current(),
         data_source: options.source_type.clone(),
     };
     let job = ParseJob {
-        path: path.to_owned(),
+        file: opened.file,
         format: options.format,
         load_id,
         batch_size: options.batch_size,

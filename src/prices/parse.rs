@@ -1,30 +1,41 @@
-//! Reading a price file: the file is read as a stream of lines (`lines`: one CSV record per
-//! line), every record validated, resolved to an instrument and either accepted into the current
-//! batch, skipped (a weekend forward fill, when asked) or rejected with its line number and
-//! reason. Full batches go to the writer through a bounded channel, so reading overlaps writing
-//! and at most a few batches are in memory.
+//! Reading a price file, in two passes over one open file.
 //!
-//! Runs on a blocking thread (CSV parsing is CPU work).
+//! - **First pass** ([`open`]): the months the file's records fall in, so that the load can
+//!   hold its partition cap against the whole file before it writes anything. Only each
+//!   record's date is parsed (no reason is written, nothing is allocated per record), and only
+//!   into a set of months, so memory stays bounded by the date window, not the file. A record
+//!   whose line or date the loading pass would reject is left out; one it would reject for
+//!   another reason (a bad price, an unknown ticker, …) counts, so the months found are all
+//!   the load may need, never fewer. A file that is not a regular file (a pipe, a device) can
+//!   be read only once: it gets no first pass.
+//! - **Loading pass** ([`run`]): every record validated, resolved to an instrument and either
+//!   accepted into the current batch, skipped (a weekend forward fill, when asked) or rejected
+//!   with its line number and reason. Full batches go to the writer through a bounded channel,
+//!   so reading overlaps writing and at most a few batches are in memory.
+//!
+//! Both passes read records alike ([`Records`]: one CSV record per line, see `csv_lines`). They
+//! run on a blocking thread (reading and CSV parsing are blocking and CPU work).
 
+use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::BufReader;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Seek as _};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use super::batch::Batch;
 use super::layout::{Layout, LongColumns};
-use super::lines::{self, Line, Lines};
-use super::printable::{self, REASON_CHARS};
 use super::seen_keys::SeenKeys;
 use super::tickers::{Resolved, Resolver};
-use super::values::{Bar, parse_date_in, parse_price, parse_volume};
+use super::values::{Bar, date_in, parse_date_in, parse_price, parse_volume};
 use super::weekend_fill::WeekendFill;
 use super::{Format, Progress, ProgressFn, Reject};
 use crate::csv_header::Header;
+use crate::csv_lines::{self as lines, Line, Lines};
 use crate::error::Error;
-use crate::partitions::DateWindow;
+use crate::partitions::{DateWindow, month_start};
+use crate::printable::{self, REASON_CHARS};
 
 /// How many rejects a report lists (all are counted).
 pub const MAX_LISTED_REJECTS: usize = 1000;
@@ -32,9 +43,80 @@ pub const MAX_LISTED_REJECTS: usize = 1000;
 /// How often (in records) progress is reported.
 const PROGRESS_EVERY: u64 = 16_384;
 
+/// Bytes read from the file at a time.
+const READ_BUFFER: usize = 1 << 16;
+
+/// The file to load, opened once for both passes and back at its start.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub file: File,
+    /// The first days of the months the file's records fall in (see the module
+    /// documentation); `None` for a file that can be read only once.
+    pub months: Option<BTreeSet<NaiveDate>>,
+}
+
+/// Opens the file at `path` and, when it is a regular file, runs the first pass over it (see
+/// the module documentation) and rewinds it for the loading pass.
+///
+/// # Errors
+/// [`Stop::Unreadable`] when the file cannot be opened or read, or its header is unusable: as
+/// the loading pass would say it.
+pub(crate) fn open(
+    path: &Path,
+    format: Option<Format>,
+    max_line_bytes: usize,
+    window: &DateWindow,
+) -> Result<Opened, Stop> {
+    let unreadable = |e: std::io::Error| Stop::Unreadable(e.to_string());
+    let file = File::open(path).map_err(unreadable)?;
+    if !file.metadata().map_err(unreadable)?.is_file() {
+        return Ok(Opened { file, months: None });
+    }
+    let months = months(
+        BufReader::with_capacity(READ_BUFFER, &file),
+        format,
+        max_line_bytes,
+        window,
+    )?;
+    (&file).rewind().map_err(unreadable)?;
+    Ok(Opened {
+        file,
+        months: Some(months),
+    })
+}
+
+/// The first pass: the first days of the months of every record in `reader` whose line is
+/// usable and whose date lies in `window`.
+fn months(
+    reader: impl BufRead,
+    format: Option<Format>,
+    max_line_bytes: usize,
+    window: &DateWindow,
+) -> Result<BTreeSet<NaiveDate>, Stop> {
+    let mut records = Records::open(reader, format, max_line_bytes)?;
+    let column = records.layout().date_column();
+    let (mut months, mut last) = (BTreeSet::new(), None);
+    while let Some((_, usable)) = records.next()? {
+        let Some(date) = usable
+            .ok()
+            .and_then(|()| date_in(records.record().get(column)?, window))
+        else {
+            continue;
+        };
+        // Files are mostly in date order within an instrument: skip the set for repeats.
+        let month = month_start(date);
+        if last != Some(month) {
+            months.insert(month);
+            last = Some(month);
+        }
+    }
+    Ok(months)
+}
+
 /// Everything the reading thread needs.
 pub(crate) struct ParseJob {
-    pub path: PathBuf,
+    /// At its start (see [`open`]).
+    pub file: File,
     pub format: Option<Format>,
     pub load_id: i64,
     pub batch_size: usize,
@@ -53,12 +135,13 @@ pub(crate) struct Parsed {
     pub rejects: Vec<Reject>,
 }
 
-/// Why reading stopped early.
+/// Why reading (or the load) stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {
     /// The file (or its header) cannot be read.
     Unreadable(String),
-    /// The database failed while registering a ticker.
+    /// The database failed (e.g. while registering a ticker) or refused the load (its
+    /// partition cap).
     Database(Error),
 }
 
@@ -66,7 +149,7 @@ pub(crate) enum Stop {
 /// reading stopped early. Stops quietly when the writer hangs up (it reports its own error).
 pub(crate) fn run(job: ParseJob, out: mpsc::Sender<Batch>) -> (Parsed, Result<(), Stop>) {
     let ParseJob {
-        path,
+        file,
         format,
         load_id,
         batch_size,
@@ -87,7 +170,7 @@ pub(crate) fn run(job: ParseJob, out: mpsc::Sender<Batch>) -> (Parsed, Result<()
         out,
         parsed: Parsed::default(),
     };
-    let result = parser.read(&path, format, max_line_bytes, progress.as_deref());
+    let result = parser.read(file, format, max_line_bytes, progress.as_deref());
     (parser.parsed, result)
 }
 
@@ -110,10 +193,122 @@ enum Flow {
     Hangup,
 }
 
+/// Why a line is no record. The reason is written only when asked: the first pass ignores
+/// such lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unusable {
+    /// Longer than the limit: this many bytes.
+    TooLong(u64),
+    NotUtf8,
+    /// Its fields cannot be told apart (a broken quote).
+    Split(&'static str),
+    /// Not as many fields as the header.
+    Fields {
+        expected: usize,
+        found: usize,
+    },
+}
+
+impl Unusable {
+    fn reason(self, max_line_bytes: usize) -> String {
+        match self {
+            Unusable::TooLong(length) => too_long("line", length, max_line_bytes),
+            Unusable::NotUtf8 => "the line is not valid UTF-8".into(),
+            Unusable::Split(reason) => reason.into(),
+            Unusable::Fields { expected, found } => {
+                format!("expected {expected} fields, found {found}")
+            }
+        }
+    }
+}
+
+/// What [`Records::next`] read: the record's line, and whether it is usable.
+type RecordAt = (u64, Result<(), Unusable>);
+
+/// A price file's records after its header, one line each: how both passes read a file.
+struct Records<R> {
+    lines: Lines<R>,
+    bytes: Vec<u8>,
+    record: csv::StringRecord,
+    fields: usize,
+    layout: Layout,
+    /// Records read so far (blank lines are none).
+    count: u64,
+}
+
+impl<R: BufRead> Records<R> {
+    /// Reads the header (the first line) and tells the layout from it.
+    fn open(reader: R, format: Option<Format>, max_line_bytes: usize) -> Result<Self, Stop> {
+        let mut lines = Lines::new(reader, max_line_bytes);
+        let (mut bytes, mut record) = (Vec::new(), csv::StringRecord::new());
+        let header = read_header(&mut lines, &mut bytes, &mut record)?;
+        let layout = Layout::of(&header, format).map_err(Stop::Unreadable)?;
+        Ok(Self {
+            lines,
+            bytes,
+            record,
+            fields: header.len(),
+            layout,
+            count: 0,
+        })
+    }
+
+    /// Reads the next record (skipping blank lines): its line number, and whether it is usable
+    /// (then its fields are in [`Records::record`]); `None` at the end of the file.
+    fn next(&mut self) -> Result<Option<RecordAt>, Stop> {
+        loop {
+            let Some((line, read)) = self
+                .lines
+                .next_line(&mut self.bytes)
+                .map_err(|e| Stop::Unreadable(e.to_string()))?
+            else {
+                return Ok(None);
+            };
+            // A blank line is no record (as the csv crate has it).
+            if read == Line::Text && self.bytes.is_empty() {
+                continue;
+            }
+            self.count += 1;
+            return Ok(Some((line, self.split(read))));
+        }
+    }
+
+    fn split(&mut self, read: Line) -> Result<(), Unusable> {
+        if let Line::TooLong(length) = read {
+            return Err(Unusable::TooLong(length));
+        }
+        let text = std::str::from_utf8(&self.bytes).map_err(|_| Unusable::NotUtf8)?;
+        lines::split(text, &mut self.record).map_err(Unusable::Split)?;
+        if self.record.len() != self.fields {
+            return Err(Unusable::Fields {
+                expected: self.fields,
+                found: self.record.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The fields of the record [`Records::next`] last found usable.
+    fn record(&self) -> &csv::StringRecord {
+        &self.record
+    }
+
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            bytes_read: self.lines.bytes_read(),
+            records_read: self.count,
+        }
+    }
+}
+
 /// The file's first line, read into `record`, as a header (none at all: the empty header, which
 /// [`Header::parse`] refuses as an empty file).
-fn read_header(
-    lines: &mut Lines<BufReader<File>>,
+fn read_header<R: BufRead>(
+    lines: &mut Lines<R>,
     bytes: &mut Vec<u8>,
     record: &mut csv::StringRecord,
 ) -> Result<Header, Stop> {
@@ -144,53 +339,25 @@ fn too_long(what: &str, length: u64, max: usize) -> String {
 impl Parser {
     fn read(
         &mut self,
-        path: &std::path::Path,
+        file: File,
         format: Option<Format>,
         max_line_bytes: usize,
         progress: Option<&(dyn Fn(Progress) + Send + Sync)>,
     ) -> Result<(), Stop> {
-        let unreadable = |e: &dyn std::fmt::Display| Stop::Unreadable(e.to_string());
-        let file = File::open(path).map_err(|e| unreadable(&e))?;
-        let mut lines = Lines::new(BufReader::with_capacity(1 << 16, file), max_line_bytes);
-        let (mut bytes, mut record) = (Vec::new(), csv::StringRecord::new());
-        let header = read_header(&mut lines, &mut bytes, &mut record)?;
-        let layout = Layout::of(&header, format).map_err(Stop::Unreadable)?;
-
-        let mut records = 0u64;
-        while let Some((line, read)) = lines.next_line(&mut bytes).map_err(|e| unreadable(&e))? {
-            // A blank line is no record (as the csv crate has it).
-            if read == Line::Text && bytes.is_empty() {
+        let reader = BufReader::with_capacity(READ_BUFFER, file);
+        let mut records = Records::open(reader, format, max_line_bytes)?;
+        while let Some((line, usable)) = records.next()? {
+            if let Some(report) = progress.filter(|_| records.count.is_multiple_of(PROGRESS_EVERY))
+            {
+                report(records.progress());
+            }
+            if let Err(unusable) = usable {
+                self.reject(line, unusable.reason(max_line_bytes));
                 continue;
             }
-            records += 1;
-            if let Some(report) = progress.filter(|_| records.is_multiple_of(PROGRESS_EVERY)) {
-                report(Progress {
-                    bytes_read: lines.bytes_read(),
-                    records_read: records,
-                });
-            }
-            if let Line::TooLong(length) = read {
-                self.reject(line, too_long("line", length, max_line_bytes));
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                self.reject(line, "the line is not valid UTF-8".into());
-                continue;
-            };
-            if let Err(reason) = lines::split(text, &mut record) {
-                self.reject(line, reason.into());
-                continue;
-            }
-            if record.len() != header.len() {
-                self.reject(
-                    line,
-                    format!("expected {} fields, found {}", header.len(), record.len()),
-                );
-                continue;
-            }
-            let flow = match &layout {
-                Layout::Long(columns) => self.long_record(columns, &record, line)?,
-                Layout::Wide(tickers) => self.wide_record(tickers, &record, line)?,
+            let flow = match records.layout() {
+                Layout::Long(columns) => self.long_record(columns, records.record(), line)?,
+                Layout::Wide(tickers) => self.wide_record(tickers, records.record(), line)?,
             };
             if let Flow::Hangup = flow {
                 return Ok(());
@@ -200,10 +367,7 @@ impl Parser {
             self.flush();
         }
         if let Some(report) = progress {
-            report(Progress {
-                bytes_read: lines.bytes_read(),
-                records_read: records,
-            });
+            report(records.progress());
         }
         Ok(())
     }
@@ -321,5 +485,76 @@ impl Parser {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Hangup,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn month(y: i32, m: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, 1).unwrap()
+    }
+
+    fn window() -> DateWindow {
+        DateWindow::new(month(1900, 1), month(2036, 12)).unwrap()
+    }
+
+    fn months_of(text: &str) -> Result<Vec<NaiveDate>, String> {
+        match months(text.as_bytes(), None, 40, &window()) {
+            Ok(months) => Ok(months.into_iter().collect()),
+            Err(Stop::Unreadable(reason)) => Err(reason),
+            Err(Stop::Database(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_first_pass_finds_the_months_of_long_records_the_loading_pass_could_accept() {
+        let text = "close,ticker,trade_date\n\
+                    1,SPY,2024-01-02\n\
+                    1,SPY,2024-01-03\n\
+                    \n\
+                    x,NOPE,1990-05-31\n\
+                    1,SPY,2024-01-04,extra\n\
+                    1,\"SPY,1991-01-01\n\
+                    1,SPY,1899-12-31\n\
+                    1,SPY,2037-01-01\n\
+                    1,SPY,2024-02-30\n\
+                    1,SPY,0000-01-06\n\
+                    1,SPY,                                         1992-01-01\n\
+                    1,SPY,\"2031-12-31\"\r\n\
+                    1,SPY,1900-01-01";
+        assert_eq!(
+            months_of(text).unwrap(),
+            [
+                month(1900, 1),
+                month(1990, 5),
+                month(2024, 1),
+                month(2031, 12)
+            ],
+            "bad prices and tickers count; bad lines, field counts, dates and dates outside \
+             the window do not"
+        );
+    }
+
+    #[test]
+    fn the_first_pass_reads_a_wide_files_dates() {
+        let text = "Date,SPY,QQQ\n2024-03-01,1,\n1993-01-29,,\n2024-03-28,x,2\nsoon,1,2\n";
+        assert_eq!(months_of(text).unwrap(), [month(1993, 1), month(2024, 3)]);
+    }
+
+    #[test]
+    fn the_first_pass_refuses_an_unusable_header_as_the_loading_pass_does() {
+        assert!(
+            months_of("")
+                .unwrap_err()
+                .contains("header row is required")
+        );
+        assert!(
+            months_of("when,what\n")
+                .unwrap_err()
+                .contains("cannot tell")
+        );
+        assert_eq!(months_of("ticker,trade_date,close\n").unwrap(), []);
     }
 }

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sea_orm::DatabaseConnection;
 
 use super::TickerMatch;
-use super::printable::{self, field};
 use crate::error::{Error, Result};
 use crate::instruments::{self, Choice, InstrumentKey, NewInstrument};
+use crate::printable::{self, field};
 
 /// What a ticker resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::printable::field;
 use crate::partitions::DateWindow;
+use crate::printable::field;
 
 /// One instrument's values on one day, validated and rounded to the column scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,26 +49,37 @@ impl Bar {
 /// 10^14: the first value `NUMERIC(18,4)` cannot hold.
 const NUMERIC_18_4_LIMIT: Decimal = Decimal::from_parts(0x107A_4000, 0x5AF3, 0, false, 0);
 
-/// Parses a strict `YYYY-MM-DD` date.
-fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let text = text.trim();
-    let b = text.as_bytes();
+/// The strict `YYYY-MM-DD` date `text` holds (surrounding blanks aside), if it holds one. Never
+/// allocates: the first pass over a file reads every record's date with it.
+fn date_of(text: &str) -> Option<NaiveDate> {
+    let b = text.trim().as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b[r].iter().try_fold(0u32, |acc, &c| {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
         })
     };
-    let date = (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+    (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
         .then(|| Some((digits(0..4)?, digits(5..7)?, digits(8..10)?)))
         .flatten()
-        .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y as i32, m, d));
-    date.ok_or_else(|| {
+        .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y as i32, m, d))
+}
+
+/// Parses a strict `YYYY-MM-DD` date.
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let text = text.trim();
+    date_of(text).ok_or_else(|| {
         if text.is_empty() {
             "missing trade date".to_owned()
         } else {
             format!("date '{}' is not a date (YYYY-MM-DD)", field(text))
         }
     })
+}
+
+/// The date `text` holds when [`parse_date_in`] would accept it, else `None` (no reason is
+/// written, nothing is allocated).
+pub(crate) fn date_in(text: &str, window: &DateWindow) -> Option<NaiveDate> {
+    date_of(text).filter(|date| window.contains(*date))
 }
 
 /// Parses a strict `YYYY-MM-DD` date that lies in `window`.
@@ -234,6 +245,13 @@ mod tests {
                 parse_date_in(text, &window).unwrap_err(),
                 format!("date {shown} is outside the date window 1900-01-01 to 2036-12-01")
             );
+            assert_eq!(date_in(text, &window), None, "{text}");
+        }
+        for text in ["1900-01-01", " 2036-12-01 ", "2024-02-29"] {
+            assert_eq!(date_in(text, &window), parse_date_in(text, &window).ok());
+        }
+        for bad in ["2024-02-30", "", "2024-1-2", "x"] {
+            assert_eq!(date_in(bad, &window), None, "{bad}");
         }
     }
 

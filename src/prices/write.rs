@@ -1,11 +1,14 @@
 //! Writing batches to `daily_price`, each in a transaction of its own, on one session held for
 //! the whole load.
 //!
-//! - **Partitions first.** The monthly partitions a batch needs are created before it is
-//!   written (only for months that hold records), so no record lands in the DEFAULT partition,
-//!   within the load's [`PartitionLimits`]: the partitions the whole load creates count against
-//!   one cap, and the batch that would go over it is refused before any of its partitions is
-//!   made.
+//! - **Partitions first.** Before the first batch, the months the whole file needs are held
+//!   against the load's [`PartitionLimits`] ([`Writer::check_partitions`]): a load that would
+//!   create more partitions than its cap is refused before it writes anything. The monthly
+//!   partitions a batch needs are then created before it is written (only for months that hold
+//!   records), so no record lands in the DEFAULT partition; the partitions the whole load
+//!   creates count against the same cap, so a batch that would still go over it (a file that
+//!   changed since it was checked, or one read only once) is refused before any of its
+//!   partitions is made.
 //! - **Direct COPY when the key range is free.** When no stored row falls inside any of the
 //!   batch's per-instrument date spans, the batch is `COPY`ed straight into `daily_price`: the
 //!   fastest path for fresh data. Should a concurrent writer take one of the keys meanwhile, the
@@ -25,7 +28,7 @@
 //!   triggers for that transaction only. Referential integrity holds the same way: a referenced
 //!   row that is missing fails the batch, and one cannot be deleted before the batch commits.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
@@ -179,6 +182,22 @@ impl<'a> Writer<'a> {
         let written = merge_staged(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Holds the months the whole load will write (first days) against its partition cap,
+    /// creating nothing: returns how many of them have no partition yet.
+    ///
+    /// # Errors
+    /// [`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions), naming
+    /// the span of the months that need a partition, when they are more than the cap; otherwise
+    /// when the database refuses.
+    pub(crate) async fn check_partitions(&self, months: &BTreeSet<NaiveDate>) -> Result<usize> {
+        let months: Vec<NaiveDate> = months.iter().copied().collect();
+        let missing = self
+            .created
+            .check(self.db, Parent::DailyPrice, &months, &self.limits)
+            .await?;
+        Ok(missing.len())
     }
 
     /// Creates the partitions of the batch's months not yet made sure of in this load.

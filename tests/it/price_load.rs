@@ -1127,13 +1127,11 @@ async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_crea
     // One record a month, 1900 through 2100: the file that used to leave 2,414 partitions.
     let mut text = String::from("ticker,trade_date,close\n");
     let mut day = date(1900, 1, 15);
-    let (mut inside, mut outside) = (Vec::new(), 0);
+    let mut inside = Vec::new();
     while day <= date(2100, 12, 15) {
         text.push_str(&format!("SPY,{day},1\n"));
         if day <= window_end() {
             inside.push(partitions::month_start(day));
-        } else {
-            outside += 1;
         }
         day = day + Months::new(1);
     }
@@ -1181,8 +1179,8 @@ async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_crea
     assert_eq!(row.load_status, LoadStatus::Failed);
     assert_eq!(
         row.records_failed,
-        Some(outside),
-        "the records after the window"
+        Some(0),
+        "refused after the first pass, before any record was read for loading"
     );
     assert_eq!(
         row.error_message.unwrap(),
@@ -1190,18 +1188,152 @@ async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_crea
     );
 }
 
+/// Loads `text` (a file whose records need partitions for 1990-01, 1990-02 and, last in the
+/// file, 1995-07; 2024-01 exists already; one line has an impossible date and one a date before
+/// the window) in batches of two under a cap of 2: the first pass over the file finds the
+/// three months before anything is written, so the load fails naming all of them, writes no row
+/// and creates no partition. Run again with a cap of 3, it loads `loaded` records.
+async fn a_load_over_its_cap_writes_nothing(tickers: &[&str], text: &str, loaded: u64) {
+    let t = TestDatabase::migrated().await;
+    let listings: Vec<(&str, &str)> = tickers.iter().map(|t| (*t, "NYSE")).collect();
+    register(t.conn(), &listings).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "spread.csv", text);
+    let before = partitions_of(t.conn(), "daily_price").await;
+    assert!(before.contains(&"daily_price_202401".to_owned()));
+    let capped = |max_new| LoadOptions {
+        batch_size: 2,
+        partitions: PartitionLimits {
+            max_new,
+            ..PartitionLimits::default()
+        },
+        ..LoadOptions::default()
+    };
+
+    let err = prices::load_file(t.conn(), &path, &capped(2))
+        .await
+        .unwrap_err();
+
+    let Error::Ingest(IngestError::LoadFailed { load_id, source }) = &err else {
+        panic!("{err}");
+    };
+    let Error::Partition(PartitionError::TooManyPartitions {
+        parent,
+        first,
+        last,
+        count,
+        cap,
+    }) = &**source
+    else {
+        panic!("{source}");
+    };
+    assert_eq!(
+        (*parent, *first, *last, *count, *cap),
+        (Parent::DailyPrice, date(1990, 1, 1), date(1995, 7, 1), 3, 2),
+        "the span of the whole file, not of the batch that went over"
+    );
+    let reason = "refusing to create 3 partitions of daily_price (1990-01 through 1995-07): one \
+                  operation may create at most 2";
+    assert_eq!(err.to_string(), format!("load {load_id} failed: {reason}"));
+    assert_eq!(
+        row_count(t.conn(), "daily_price").await,
+        0,
+        "no row written"
+    );
+    assert_eq!(
+        partitions_of(t.conn(), "daily_price").await,
+        before,
+        "no partition created"
+    );
+    let row = load_history::get(t.conn(), *load_id).await.unwrap();
+    assert_eq!(
+        (
+            row.load_status,
+            row.records_loaded,
+            row.error_message.as_deref()
+        ),
+        (LoadStatus::Failed, Some(0), Some(reason))
+    );
+    assert!(row.completed_at.is_some());
+
+    // With a cap the file's months fit in, everything loads; the two bad lines are rejected
+    // (the first pass ignored them rather than count a partition for them).
+    let rerun = load(t.conn(), &path, &capped(3)).await;
+    assert_eq!(
+        (rerun.status, rerun.records_loaded, rerun.records_failed),
+        (LoadStatus::Partial, loaded, 2)
+    );
+    assert_eq!(row_count(t.conn(), "daily_price").await, loaded as i64);
+    let made: Vec<String> = partitions_of(t.conn(), "daily_price")
+        .await
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            "daily_price_199001",
+            "daily_price_199002",
+            "daily_price_199507"
+        ]
+    );
+}
+
 #[tokio::test]
-async fn the_cap_counts_the_partitions_the_whole_load_creates() {
+async fn a_long_file_over_its_cap_fails_naming_the_whole_span_before_writing_anything() {
+    a_load_over_its_cap_writes_nothing(
+        &["SPY"],
+        "ticker,trade_date,close
+SPY,1990-01-02,1
+SPY,1990-02-01,2
+SPY,2024-01-02,3
+SPY,1990-13-01,4
+SPY,1850-06-03,5
+SPY,1995-07-03,6
+",
+        4,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wide_file_over_its_cap_fails_naming_the_whole_span_before_writing_anything() {
+    a_load_over_its_cap_writes_nothing(
+        &["SPY", "QQQ"],
+        "Date,SPY,QQQ
+1990-01-02,1,2
+1990-02-01,,3
+2024-01-02,4,
+1990-13-01,5,6
+1850-06-03,7,8
+1995-07-03,9,10
+",
+        6,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_read_only_once_is_held_to_its_cap_batch_by_batch() {
     let t = TestDatabase::migrated().await;
     register(t.conn(), &[("SPY", "NYSE")]).await;
     let dir = tempfile::tempdir().unwrap();
-    // Batches of two: 1990-01 and 1990-02 are made for the first; the second needs 1990-03
-    // (2024-01 exists already).
-    let path = write_file(
-        &dir,
-        "three.csv",
-        "ticker,trade_date,close\nSPY,1990-01-02,1\nSPY,1990-02-01,2\nSPY,1990-03-01,3\nSPY,2024-01-02,4\n",
-    );
+    let fifo = dir.path().join("prices.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::fs::write(
+                fifo,
+                "ticker,trade_date,close\nSPY,1990-01-02,1\nSPY,1990-02-01,2\n\
+                 SPY,2024-01-02,3\nSPY,1995-07-03,4\n",
+            )
+        })
+    };
     let capped = LoadOptions {
         batch_size: 2,
         partitions: PartitionLimits {
@@ -1211,10 +1343,13 @@ async fn the_cap_counts_the_partitions_the_whole_load_creates() {
         ..LoadOptions::default()
     };
 
-    let err = prices::load_file(t.conn(), &path, &capped)
+    let err = prices::load_file(t.conn(), &fifo, &capped)
         .await
         .unwrap_err();
+    writer.join().unwrap().unwrap();
 
+    // No first pass over a pipe: the batch that goes over the cap is refused, the one before
+    // it stays.
     let Error::Ingest(IngestError::LoadFailed { source, .. }) = &err else {
         panic!("{err}");
     };
@@ -1222,7 +1357,7 @@ async fn the_cap_counts_the_partitions_the_whole_load_creates() {
         matches!(
             **source,
             Error::Partition(PartitionError::TooManyPartitions { first, last, count: 3, cap: 2, .. })
-                if first == date(1990, 1, 1) && last == date(1990, 3, 1)
+                if first == date(1990, 1, 1) && last == date(1995, 7, 1)
         ),
         "{source}"
     );
@@ -1230,18 +1365,6 @@ async fn the_cap_counts_the_partitions_the_whole_load_creates() {
         row_count(t.conn(), "daily_price").await,
         2,
         "the first batch"
-    );
-    assert!(
-        !partitions_of(t.conn(), "daily_price")
-            .await
-            .contains(&"daily_price_199003".to_owned())
-    );
-
-    // Run again, the load creates one partition: within its cap.
-    let rerun = load(t.conn(), &path, &capped).await;
-    assert_eq!(
-        (rerun.status, rerun.records_loaded),
-        (LoadStatus::Success, 4)
     );
 }
 

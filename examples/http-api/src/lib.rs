@@ -10,7 +10,7 @@
 //! | `POST /api/v1/backtest/scenario` | [`backtest::scenario`] | `foresto::simulation::simulate` |
 //! | `POST /api/v1/backtest/portfolio` | [`backtest::portfolio`] | `foresto::simulation::simulate` |
 //! | `GET /api/v1/backtest/scenario/{run_id}/path` | [`backtest::path`] | `foresto::simulation::runs` |
-//! | `GET /api/v1/instruments/{ticker}/prices?from=DATE&to=DATE[&exchange=X]` | [`prices::prices`] | `foresto::instruments`, `entity::daily_price` |
+//! | `GET /api/v1/instruments/{ticker}/prices?from=DATE&to=DATE[&exchange=X]` | [`prices::prices`] | `foresto::instruments`, `foresto::series` |
 //!
 //! Bodies and answers are JSON, decimals as exact strings. A refused request gets
 //! `{"error": {"code", "message"}}` with a one-line message; see [`ApiError`] for the statuses.
