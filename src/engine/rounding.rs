@@ -101,8 +101,9 @@ pub struct StoredSummary {
     pub rebalance_count: i32,
 }
 
-/// A [`PathPoint`] as stored in `simulation_path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A [`PathPoint`] as stored in `simulation_path` (serialised with the column names, decimals as
+/// strings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredPathPoint {
     pub date: NaiveDate,
     pub nav: Decimal,

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::range::DateRange;
@@ -38,14 +38,6 @@ fn range_sql() -> String {
     )
 }
 
-fn range_values(instrument_ids: &[i64], range: DateRange) -> Vec<Value> {
-    vec![
-        instrument_ids.to_vec().into(),
-        range.from.into(),
-        range.to.into(),
-    ]
-}
-
 /// The stored prices of `instrument_ids` from `range.from` through `range.to` (both included),
 /// ordered by `(instrument_id, trade_date)`: one row per stored bar, nothing for days without
 /// one. An id that has no prices in the range (or names no instrument) contributes no rows; an
@@ -68,7 +60,7 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    read::all(db, &range_sql(), range_values(instrument_ids, range)).await
+    read::all(db, &range_sql(), range.bind(instrument_ids)).await
 }
 
 /// The rows of [`prices()`], in the same order, as a stream read [`super::STREAM_BATCH`] rows per
@@ -97,11 +89,5 @@ where
     if instrument_ids.is_empty() {
         return Ok(read::empty());
     }
-    read::stream(
-        db,
-        Cursor::Prices,
-        &range_sql(),
-        range_values(instrument_ids, range),
-    )
-    .await
+    read::stream(db, Cursor::Prices, &range_sql(), range.bind(instrument_ids)).await
 }

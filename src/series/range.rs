@@ -3,6 +3,7 @@
 use std::fmt;
 
 use chrono::NaiveDate;
+use sea_orm::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -23,6 +24,15 @@ pub struct DateRange {
 }
 
 impl DateRange {
+    /// The parameters of a range read: `$1` the instrument ids, `$2` and `$3` the range's ends.
+    pub(super) fn bind(self, instrument_ids: &[i64]) -> Vec<Value> {
+        vec![
+            instrument_ids.to_vec().into(),
+            self.from.into(),
+            self.to.into(),
+        ]
+    }
+
     /// The range from `from` through `to`.
     ///
     /// # Errors

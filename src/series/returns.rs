@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use entity::enums::DataQuality;
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::range::DateRange;
@@ -36,14 +36,6 @@ SELECT instrument_id, trade_date, daily_return, log_return, data_quality, engine
  WHERE instrument_id = ANY($1) AND trade_date >= $2 AND trade_date <= $3
  ORDER BY instrument_id, trade_date";
 
-fn range_values(instrument_ids: &[i64], range: DateRange) -> Vec<Value> {
-    vec![
-        instrument_ids.to_vec().into(),
-        range.from.into(),
-        range.to.into(),
-    ]
-}
-
 /// The stored returns of `instrument_ids` from `range.from` through `range.to` (both included),
 /// ordered by `(instrument_id, trade_date)`, each with its `data_quality`. An id without returns
 /// in the range contributes no rows; an id given twice is read once; an empty `instrument_ids`
@@ -64,7 +56,7 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    read::all(db, RANGE_SQL, range_values(instrument_ids, range)).await
+    read::all(db, RANGE_SQL, range.bind(instrument_ids)).await
 }
 
 /// The rows of [`returns()`], in the same order, as a stream read through a cursor
@@ -89,11 +81,5 @@ where
     if instrument_ids.is_empty() {
         return Ok(read::empty());
     }
-    read::stream(
-        db,
-        Cursor::Returns,
-        RANGE_SQL,
-        range_values(instrument_ids, range),
-    )
-    .await
+    read::stream(db, Cursor::Returns, RANGE_SQL, range.bind(instrument_ids)).await
 }

@@ -195,32 +195,7 @@ async fn backtest(
 pub struct RunPath {
     pub run_id: i64,
     /// One point per trading date, in date order; empty for a run that never completed.
-    pub path: Vec<PathPoint>,
-}
-
-/// One date of a run's path: NAV, and the day's return, cumulative return, drawdown and
-/// high-water mark as fractions (strings).
-#[derive(Debug, Serialize)]
-pub struct PathPoint {
-    pub date: NaiveDate,
-    pub nav: Decimal,
-    pub daily_return: Option<Decimal>,
-    pub cumulative_return: Option<Decimal>,
-    pub drawdown: Option<Decimal>,
-    pub high_water_mark: Option<Decimal>,
-}
-
-impl From<StoredPathPoint> for PathPoint {
-    fn from(p: StoredPathPoint) -> Self {
-        Self {
-            date: p.date,
-            nav: p.nav,
-            daily_return: p.daily_return,
-            cumulative_return: p.cumulative_return,
-            drawdown: p.drawdown,
-            high_water_mark: p.high_water_mark,
-        }
-    }
+    pub path: Vec<StoredPathPoint>,
 }
 
 /// `GET /api/v1/backtest/scenario/{run_id}/path`: the stored path of a run, named by its id or
@@ -239,6 +214,6 @@ pub async fn path(
     let path = runs::path(&state.db, run.run_id).await?;
     Ok(Json(RunPath {
         run_id: run.run_id,
-        path: path.into_iter().map(PathPoint::from).collect(),
+        path,
     }))
 }
