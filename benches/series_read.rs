@@ -18,19 +18,31 @@
 //! Cases, per data set (ranges clipped to the data): one instrument over 2024; one instrument
 //! over its full history; a 10-instrument panel over 2016–2025; and the simulation's shape,
 //! returns of 5 instruments over 2006–2025. Each case measures, interleaved (the order rotating
-//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 21), medians printed:
+//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 31), medians printed:
 //!
 //! - **baseline**: the same `SELECT` with literal ids and dates through sqlx (unnamed statement:
 //!   parsed and planned on every call, as a one-off hand-written query is), decoded into tuples;
 //! - **prepared**: that literal `SELECT` as a persistent prepared statement (planned once: what
 //!   a client reaches when the server never plans again);
+//! - **fetch**: the baseline's statement with its rows fetched but not decoded (what the server
+//!   and the transfer cost, without the client's decoding);
 //! - **ours**: the typed read, from the call to the `Vec` of typed rows;
 //! - **exec** and **plan**: `EXPLAIN (ANALYZE, TIMING OFF)` of the literal `SELECT`: the server's
 //!   execution time alone, and its planning time.
 //!
-//! Correctness first: every round checks that the typed read, both baselines and `EXPLAIN`
-//! returned the same number of rows, and the rows themselves (an order-sensitive hash of every
-//! column, and the sum of close prices or returns) equal the baseline's; it panics otherwise.
+//! Then where the time goes: once per case, the typed read's parameterised statement is
+//! `PREPARE`d on one connection and run six times, and the seventh run is explained — it shows
+//! whether PostgreSQL's plan cache has switched a pooled connection to the generic plan, and
+//! what that plan costs. Two changes to `foresto::series` are measured in the same rounds,
+//! written here with SeaORM as the library would run them: **custom** (the typed read with
+//! `plan_cache_mode = force_custom_plan` set alongside `jit = off`) and **per-id** (one
+//! `instrument_id = $1` statement per instrument in one transaction, `force_generic_plan`: planned
+//! once per connection, partitions pruned when the executor starts).
+//!
+//! Correctness first: every round checks that every read (the typed read, the prepared baseline,
+//! both proposals) returned the baseline's rows — their number, an order-sensitive hash of every
+//! column, and the sum of close prices or returns — and that `fetch` and `EXPLAIN` saw as many
+//! rows; it panics otherwise.
 //!
 //! Every connection runs with JIT off (`ALTER DATABASE … SET jit = off`), so the baseline is not
 //! charged for compiling what the typed reads never compile.
@@ -49,7 +61,10 @@ use foresto::series::{self, DateRange, PriceRow, ReturnRow};
 use foresto::settings::{PoolSettings, Settings};
 use foresto::testing::TestDatabase;
 use rust_decimal::Decimal;
-use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection};
+use sea_orm::{
+    ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement,
+    TransactionTrait,
+};
 use sqlx::{AssertSqlSafe, PgPool};
 
 const WARM_UP: usize = 3;
@@ -225,10 +240,6 @@ async fn load(shape: &Shape) -> anyhow::Result<Loaded> {
         computed.as_secs_f64()
     );
 
-    if let Ok(secs) = std::env::var("FORESTO_BENCH_PAUSE") {
-        eprintln!("PAUSE {}", t.url());
-        tokio::time::sleep(Duration::from_secs(secs.parse()?)).await;
-    }
     // A pool of its own, opened after `jit = off` was set for the database.
     let db = foresto::db::connect(t.url(), &PoolSettings::default()).await?;
     Ok(Loaded {
@@ -317,10 +328,8 @@ impl Case {
         })
     }
 
-    /// The hand-written `SELECT`: literal ids and dates.
-    fn literal_sql(&self) -> String {
-        let ids: Vec<String> = self.ids.iter().map(i64::to_string).collect();
-        let (columns, table) = match self.table {
+    fn columns_and_table(&self) -> (&'static str, &'static str) {
+        match self.table {
             Table::Prices => (
                 "instrument_id, trade_date, open_price, high_price, low_price, close_price, \
                  adj_close_price, volume",
@@ -330,11 +339,37 @@ impl Case {
                 "instrument_id, trade_date, daily_return, log_return, data_quality, engine_version",
                 "daily_return",
             ),
-        };
+        }
+    }
+
+    /// The hand-written `SELECT`: literal ids and dates.
+    fn literal_sql(&self) -> String {
+        let ids: Vec<String> = self.ids.iter().map(i64::to_string).collect();
+        let (columns, table) = self.columns_and_table();
         format!(
             "SELECT {columns} FROM {table} WHERE instrument_id IN ({}) \
              AND trade_date >= '{}' AND trade_date <= '{}' ORDER BY instrument_id, trade_date",
             ids.join(", "),
+            self.range.from,
+            self.range.to
+        )
+    }
+
+    /// The typed read's statement as `foresto::series` sends it: $1 ids, $2 and $3 the dates.
+    fn parameterised_sql(&self) -> String {
+        let (columns, table) = self.columns_and_table();
+        format!(
+            "SELECT {columns} FROM {table} WHERE instrument_id = ANY($1) \
+             AND trade_date >= $2 AND trade_date <= $3 ORDER BY instrument_id, trade_date"
+        )
+    }
+
+    /// The values of [`Case::parameterised_sql`] as SQL literals, for `EXECUTE`.
+    fn literal_values(&self) -> String {
+        let ids: Vec<String> = self.ids.iter().map(i64::to_string).collect();
+        format!(
+            "'{{{}}}', '{}', '{}'",
+            ids.join(","),
             self.range.from,
             self.range.to
         )
@@ -423,6 +458,139 @@ async fn ours(db: &DatabaseConnection, case: &Case) -> anyhow::Result<(Duration,
     }
 }
 
+/// A proposed change, measured: the typed read as `foresto::series` runs it (a transaction, JIT
+/// off, the same parameterised statement through SeaORM), with `plan_cache_mode` set to
+/// `force_custom_plan` in the same `set_config` statement, so that PostgreSQL never switches the
+/// connection's prepared statement to a generic plan.
+async fn ours_custom_plans(
+    db: &DatabaseConnection,
+    case: &Case,
+) -> anyhow::Result<(Duration, Digest)> {
+    // A comment keeps sqlx's per-connection statement cache apart from the library's statement.
+    let sql = format!("{} /* force_custom_plan */", case.parameterised_sql());
+    let values: Vec<sea_orm::Value> = vec![
+        case.ids.clone().into(),
+        case.range.from.into(),
+        case.range.to.into(),
+    ];
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    let started = Instant::now();
+    let tx = db.begin().await?;
+    tx.execute_unprepared(
+        "SELECT set_config('jit', 'off', true), \
+                set_config('plan_cache_mode', 'force_custom_plan', true)",
+    )
+    .await?;
+    match case.table {
+        Table::Prices => {
+            let rows = PriceRow::find_by_statement(statement).all(&tx).await?;
+            tx.commit().await?;
+            let took = started.elapsed();
+            let rows: Vec<PriceTuple> = rows.into_iter().map(price_tuple).collect();
+            Ok((took, digest(&rows, |r| r.5)))
+        }
+        Table::Returns => {
+            let rows = ReturnRow::find_by_statement(statement).all(&tx).await?;
+            tx.commit().await?;
+            let took = started.elapsed();
+            let rows: Vec<ReturnTuple> = rows.into_iter().map(return_tuple).collect();
+            Ok((took, digest(&rows, |r| r.2)))
+        }
+    }
+}
+
+/// A second proposed change, measured: one statement per instrument, `instrument_id = $1` (ids
+/// sorted and deduplicated, so the rows come in the same order), all in one transaction with JIT
+/// off and `plan_cache_mode = force_generic_plan`: each connection plans the statement once and
+/// then only prunes partitions when the executor starts, and an equality on `instrument_id`
+/// keeps the generic plan on the primary key.
+async fn ours_generic_per_instrument(
+    db: &DatabaseConnection,
+    case: &Case,
+) -> anyhow::Result<(Duration, Digest)> {
+    let (columns, table) = case.columns_and_table();
+    let sql = format!(
+        "SELECT {columns} FROM {table} WHERE instrument_id = $1 \
+         AND trade_date >= $2 AND trade_date <= $3 ORDER BY trade_date"
+    );
+    let mut ids = case.ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let statement = |id: i64| {
+        let values: Vec<sea_orm::Value> =
+            vec![id.into(), case.range.from.into(), case.range.to.into()];
+        Statement::from_sql_and_values(DbBackend::Postgres, sql.as_str(), values)
+    };
+    let started = Instant::now();
+    let tx = db.begin().await?;
+    tx.execute_unprepared(
+        "SELECT set_config('jit', 'off', true), \
+                set_config('plan_cache_mode', 'force_generic_plan', true)",
+    )
+    .await?;
+    match case.table {
+        Table::Prices => {
+            let mut rows = Vec::new();
+            for &id in &ids {
+                rows.extend(PriceRow::find_by_statement(statement(id)).all(&tx).await?);
+            }
+            tx.commit().await?;
+            let took = started.elapsed();
+            let rows: Vec<PriceTuple> = rows.into_iter().map(price_tuple).collect();
+            Ok((took, digest(&rows, |r| r.5)))
+        }
+        Table::Returns => {
+            let mut rows = Vec::new();
+            for &id in &ids {
+                rows.extend(ReturnRow::find_by_statement(statement(id)).all(&tx).await?);
+            }
+            tx.commit().await?;
+            let took = started.elapsed();
+            let rows: Vec<ReturnTuple> = rows.into_iter().map(return_tuple).collect();
+            Ok((took, digest(&rows, |r| r.2)))
+        }
+    }
+}
+
+/// What PostgreSQL's plan cache does with the typed read's statement on one connection after
+/// it ran six times (as on a pooled connection that served the read before): whether the next
+/// run uses the generic plan, and that run's planning and execution time (ms).
+async fn plan_cache_probe(pool: &PgPool, case: &Case) -> anyhow::Result<(bool, f64, f64)> {
+    let mut conn = pool.acquire().await?;
+    let execute = format!("EXECUTE foresto_probe({})", case.literal_values());
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "PREPARE foresto_probe(bigint[], date, date) AS {}",
+        case.parameterised_sql()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    for _ in 0..6 {
+        sqlx::raw_sql(AssertSqlSafe(execute.as_str()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let generic_plans =
+        "SELECT generic_plans FROM pg_prepared_statements WHERE name = 'foresto_probe'";
+    let before: i64 = sqlx::query_scalar(generic_plans)
+        .fetch_one(&mut *conn)
+        .await?;
+    let sqlx::types::Json(plan): sqlx::types::Json<serde_json::Value> =
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {execute}"
+        )))
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await?;
+    let after: i64 = sqlx::query_scalar(generic_plans)
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::raw_sql("DEALLOCATE foresto_probe")
+        .execute(&mut *conn)
+        .await?;
+    let ms = |key: &str| plan[0][key].as_f64().with_context(|| format!("no {key}"));
+    Ok((after > before, ms("Planning Time")?, ms("Execution Time")?))
+}
+
 /// The literal `SELECT` through sqlx, decoded into tuples; `persistent` keeps the prepared
 /// statement (and its plan) on the connection.
 async fn hand_written(
@@ -450,6 +618,17 @@ async fn hand_written(
             Ok((took, digest(&rows, |r| r.2)))
         }
     }
+}
+
+/// The literal `SELECT` as the baseline sends it, its rows fetched and left undecoded: the
+/// server's planning, execution and sending, and the transfer, without the client's decoding.
+async fn fetch_only(pool: &PgPool, sql: &str) -> anyhow::Result<(Duration, usize)> {
+    let started = Instant::now();
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
+    Ok((started.elapsed(), rows.len()))
 }
 
 /// Planning and execution time (ms) of `EXPLAIN (ANALYZE, TIMING OFF)`, and the rows it found.
@@ -481,9 +660,16 @@ struct Measured {
     rows: usize,
     baseline: f64,
     prepared: f64,
+    fetch: f64,
     ours: f64,
     exec: f64,
     plan: f64,
+    /// [`ours_custom_plans`].
+    custom: f64,
+    /// [`ours_generic_per_instrument`].
+    generic: f64,
+    /// [`plan_cache_probe`].
+    probe: (bool, f64, f64),
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -506,11 +692,11 @@ async fn measure(
         "{}: the baseline read no rows",
         case.name
     );
-    let mut times: [Vec<f64>; 5] = Default::default();
+    let mut times: [Vec<f64>; 8] = Default::default();
     for round in 0..WARM_UP + rounds {
-        for step in 0..4 {
+        for step in 0..7 {
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            match (step + round) % 4 {
+            match (step + round) % 7 {
                 0 => {
                     let (took, got) = hand_written(pool, case, &sql, false).await?;
                     assert_eq!(
@@ -526,19 +712,34 @@ async fn measure(
                     times[1].push(ms(took));
                 }
                 2 => {
+                    let (took, rows) = fetch_only(pool, &sql).await?;
+                    assert_eq!(rows, expected.rows, "{}: fetched rows", case.name);
+                    times[2].push(ms(took));
+                }
+                3 => {
                     let (took, got) = ours(db, case).await?;
                     assert_eq!(
                         got, expected,
                         "{}: the typed read differs from the hand-written SQL",
                         case.name
                     );
-                    times[2].push(ms(took));
+                    times[3].push(ms(took));
+                }
+                4 => {
+                    let (took, got) = ours_custom_plans(db, case).await?;
+                    assert_eq!(got, expected, "{}: the proposal differs", case.name);
+                    times[6].push(ms(took));
+                }
+                5 => {
+                    let (took, got) = ours_generic_per_instrument(db, case).await?;
+                    assert_eq!(got, expected, "{}: the second proposal differs", case.name);
+                    times[7].push(ms(took));
                 }
                 _ => {
                     let (plan, exec, rows) = explain(pool, &sql).await?;
                     assert_eq!(rows, expected.rows, "{}: EXPLAIN ANALYZE rows", case.name);
-                    times[3].push(exec);
-                    times[4].push(plan);
+                    times[4].push(exec);
+                    times[5].push(plan);
                 }
             }
         }
@@ -548,7 +749,8 @@ async fn measure(
             }
         }
     }
-    let [baseline, prepared, ours, exec, plan] = times.map(median);
+    let [baseline, prepared, fetch, ours, exec, plan, custom, generic] = times.map(median);
+    let probe = plan_cache_probe(pool, case).await?;
     Ok(Measured {
         set: shape.label,
         partitions: loaded.partitions,
@@ -556,14 +758,18 @@ async fn measure(
         rows: expected.rows,
         baseline,
         prepared,
+        fetch,
         ours,
         exec,
         plan,
+        custom,
+        generic,
+        probe,
     })
 }
 
 async fn run() -> anyhow::Result<()> {
-    let rounds = env_or("FORESTO_BENCH_ROUNDS", 21)?.max(1);
+    let rounds = env_or("FORESTO_BENCH_ROUNDS", 31)?.max(1);
     let mut results = Vec::new();
     let mut sets = Vec::new();
     for shape in shapes()? {
@@ -628,12 +834,13 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     println!(
-        "\n{:<28} {:>5} {:>6} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
+        "\n{:<28} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
         "case",
         "parts",
         "rows",
         "base ms",
         "prep ms",
+        "fetch ms",
         "ours ms",
         "ours/base",
         "exec ms",
@@ -642,12 +849,13 @@ async fn run() -> anyhow::Result<()> {
     );
     for m in &results {
         println!(
-            "{:<28} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2}x {:>8.2} {:>8.2}x {:>8.2}",
+            "{:<28} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}x {:>8.2} {:>8.2}x {:>8.2}",
             m.case,
             m.partitions,
             m.rows,
             m.baseline,
             m.prepared,
+            m.fetch,
             m.ours,
             m.ours / m.baseline,
             m.exec,
@@ -671,6 +879,43 @@ async fn run() -> anyhow::Result<()> {
         met(exec_ok == results.len()),
         n = results.len()
     );
+    println!(
+        "\nwhere the time goes. 7th run: the plan PostgreSQL uses for the typed read's statement \
+         once it ran 6 times on a connection (`plan`/`exec` ms of that run). Proposals, measured \
+         in the same rounds: `custom` = the typed read with plan_cache_mode = force_custom_plan; \
+         `per-id` = one `instrument_id = $1` statement per instrument, force_generic_plan"
+    );
+    println!(
+        "{:<28} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11} {:>9} {:>11} {:>11}",
+        "case",
+        "parts",
+        "ours ms",
+        "7th run",
+        "plan ms",
+        "exec ms",
+        "custom ms",
+        "custom/base",
+        "per-id ms",
+        "per-id/base",
+        "per-id/exec"
+    );
+    for m in &results {
+        let (generic, plan, exec) = m.probe;
+        println!(
+            "{:<28} {:>5} {:>8.2} {:>8} {:>8.2} {:>8.2} {:>9.2} {:>10.2}x {:>9.2} {:>10.2}x {:>10.2}x",
+            m.case,
+            m.partitions,
+            m.ours,
+            if generic { "generic" } else { "custom" },
+            plan,
+            exec,
+            m.custom,
+            m.custom / m.baseline,
+            m.generic,
+            m.generic / m.baseline,
+            m.generic / m.exec
+        );
+    }
     // Flatness: the same case, same rows, on both data sets.
     for a in results.iter().filter(|m| m.set == "84") {
         if let Some(b) = results

@@ -1,5 +1,5 @@
 //! How the range reads and [`super::latest_dates`] run: in a transaction of their own with JIT
-//! compilation off, either whole ([`all`]) or batch by batch through a cursor ([`stream()`]).
+//! compilation off and a plan made for each call's values, either whole ([`all`]) or batch by batch through a cursor ([`stream()`]).
 //!
 //! **JIT off.** A read of many instruments over years has a plan cost far above PostgreSQL's
 //! `jit_above_cost`, and JIT-compiling the expressions of every monthly partition it scans costs
@@ -7,6 +7,13 @@
 //! partitions took 4.1 s with JIT (2.4 s of it compiling 1,440 functions) and 2.2 s without.
 //! `set_config('jit', 'off', true)` applies to this transaction only, never to the pooled
 //! connection afterwards.
+//!
+//! **A plan per call.** sqlx prepares each statement once per connection, and after five runs
+//! PostgreSQL may switch a prepared statement to a generic plan, made without the values. For a
+//! range read that plan scans the `trade_date` range of every partition and filters the
+//! instruments afterwards: one instrument's full history took 115 ms on a generic plan against
+//! 3.7 ms on a plan for its values (`benches/series_read.rs`). `plan_cache_mode =
+//! force_custom_plan`, for this transaction only, keeps the plan made for the values.
 //!
 //! **Cursor.** [`stream()`] declares a cursor and fetches [`STREAM_BATCH`] rows per round trip, so
 //! the caller holds at most one batch however long the range is. PostgreSQL plans a cursor for
@@ -32,8 +39,10 @@ pub type SeriesStream<T> = BoxStream<'static, Result<T>>;
 /// Rows a [`SeriesStream`] fetches per round trip: what it holds in memory at most.
 pub const STREAM_BATCH: usize = 1000;
 
-/// Turns JIT compilation off for the rest of the transaction.
-const NO_JIT: &str = "SELECT set_config('jit', 'off', true)";
+/// Turns JIT compilation off and generic plans of prepared statements off for the rest of the
+/// transaction.
+const READ_SETTINGS: &str = "SELECT set_config('jit', 'off', true), \
+                             set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 /// The cursor of a stream of one kind of row. One stream has one transaction, and a cursor
 /// lives no longer than its transaction, so a name never meets another cursor of its own. Each
@@ -55,14 +64,14 @@ impl Cursor {
     }
 }
 
-/// Every row of `sql` (with `values` for its parameters), read in a transaction with JIT off.
+/// Every row of `sql` (with `values` for its parameters), read in a transaction with JIT and generic plans off.
 pub(super) async fn all<C, T>(db: &C, sql: &str, values: Vec<Value>) -> Result<Vec<T>>
 where
     C: ConnectionTrait + TransactionTrait,
     T: FromQueryResult,
 {
     let tx = db.begin().await?;
-    tx.execute_unprepared(NO_JIT).await?;
+    tx.execute_unprepared(READ_SETTINGS).await?;
     let rows = T::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
@@ -90,7 +99,7 @@ where
     T: FromQueryResult + Send + 'static,
 {
     let tx = db.begin().await?;
-    tx.execute_unprepared(NO_JIT).await?;
+    tx.execute_unprepared(READ_SETTINGS).await?;
     tx.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("DECLARE {} NO SCROLL CURSOR FOR {sql}", cursor.name()),

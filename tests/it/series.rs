@@ -513,6 +513,55 @@ async fn a_stream_dropped_early_gives_its_connection_back() {
     );
 }
 
+/// sqlx prepares a statement once per connection; after five runs PostgreSQL may plan it
+/// generically, without the values, which for a range read scans every partition's date range
+/// (on a million prices it chose so, and took 30 times as long). Here the database forces
+/// generic plans on every session, as its own choice would on such data: the range reads are
+/// still planned for their values.
+#[tokio::test]
+async fn repeated_reads_on_one_connection_keep_plans_made_for_their_values() {
+    let t = TestDatabase::migrated().await;
+    let ids = fixture(&t).await;
+    exec(
+        t.conn(),
+        &format!(
+            "ALTER DATABASE {} SET plan_cache_mode = force_generic_plan",
+            t.name()
+        ),
+    )
+    .await;
+    let pool = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let db = foresto::db::connect(t.url(), &pool).await.unwrap();
+    let whole = range(date(2020, 1, 1), date(2024, 12, 31));
+    for _ in 0..8 {
+        assert_eq!(
+            series::prices(&db, &[ids.aaa], whole).await.unwrap().len(),
+            6
+        );
+        assert_eq!(
+            series::returns(&db, &[ids.aaa], whole).await.unwrap().len(),
+            4
+        );
+    }
+    let plans = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+              WHERE statement ~ 'FROM daily_(price|return)'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(plans.len(), 2, "one prepared statement per kind of read");
+    for plan in plans {
+        let generic: i64 = plan.try_get("", "generic_plans").unwrap();
+        let custom: i64 = plan.try_get("", "custom_plans").unwrap();
+        assert_eq!((generic, custom), (0, 8));
+    }
+}
+
 #[tokio::test]
 async fn latest_dates_per_instrument_recent_or_long_ago() {
     let t = TestDatabase::migrated().await;
