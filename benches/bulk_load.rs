@@ -27,17 +27,11 @@ use foresto::prices::{self, KeyChecks, LoadOptions, LoadReport};
 use foresto::testing::TestDatabase;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
-}
+mod support;
+use support::env_or;
 
-fn env_or(name: &str, default: usize) -> anyhow::Result<usize> {
-    std::env::var(name).ok().map_or(Ok(default), |v| {
-        v.parse().with_context(|| format!("{name}={v}"))
-    })
+fn main() -> anyhow::Result<()> {
+    support::block_on(run())
 }
 
 /// A small deterministic generator (xorshift64*), so every run loads the same data.

@@ -72,17 +72,11 @@ const TARGET_BASELINE: f64 = 1.2;
 const AIM_EXEC: f64 = 2.0;
 const TARGET_FLAT: f64 = 1.5;
 
-fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
-}
+mod support;
+use support::env_or;
 
-fn env_or(name: &str, default: usize) -> anyhow::Result<usize> {
-    std::env::var(name).ok().map_or(Ok(default), |v| {
-        v.parse().with_context(|| format!("{name}={v}"))
-    })
+fn main() -> anyhow::Result<()> {
+    support::block_on(run())
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
