@@ -5,10 +5,8 @@
 //! raw COPY of the path rows; a hit (run + summary + path) at most 1.5× the same three reads as
 //! raw SQL. Run with `cargo bench --bench result_store`; prints medians of several repetitions.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate, Weekday};
 use entity::enums::RebalanceFreq;
 use foresto::engine::{StoredPathPoint, StoredSummary};
@@ -17,8 +15,10 @@ use foresto::simulation::{
 };
 use foresto::testing::TestDatabase;
 use rust_decimal::Decimal;
-use serde_json::Value;
-use sqlx::PgPool;
+
+#[path = "support/raw_store.rs"]
+mod raw_store;
+use raw_store::{raw_copy, raw_reads, raw_run};
 
 const ROWS: usize = 2_520;
 const WARM_UP: usize = 3;
@@ -49,7 +49,7 @@ async fn bench() -> anyhow::Result<()> {
 
     let (raw_copy, miss) = measure_pair(
         || async {
-            let run_id = raw_run(pool).await?;
+            let run_id = raw_run(pool, day(2015, 1, 1), day(2024, 12, 31)).await?;
             let started = Instant::now();
             raw_copy(pool, run_id, &computed.path).await?;
             Ok(started.elapsed())
@@ -218,117 +218,6 @@ fn computed_run() -> ComputedRun {
     }
 }
 
-/// A bare run row for the raw COPY to hang its path on.
-async fn raw_run(pool: &PgPool) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO simulation_run (request_hash, start_date, end_date, initial_amount, engine_version)
-         VALUES (md5(random()::text) || md5(random()::text), '2015-01-01', '2024-12-31', 1, '1.0.0')
-         RETURNING run_id",
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-/// One COPY of the path rows, as a hand-written loader would do it.
-async fn raw_copy(pool: &PgPool, run_id: i64, path: &[StoredPathPoint]) -> anyhow::Result<()> {
-    let mut text = String::with_capacity(path.len() * 96);
-    let opt = |v: Option<Decimal>| v.map_or_else(|| "\\N".to_owned(), |d| d.to_string());
-    for p in path {
-        writeln!(
-            text,
-            "{run_id}\t{}\t{}\t{}\t{}\t{}\t{}",
-            p.date,
-            p.nav,
-            opt(p.daily_return),
-            opt(p.cumulative_return),
-            opt(p.drawdown),
-            opt(p.high_water_mark)
-        )?;
-    }
-    let mut conn = pool.acquire().await?;
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY simulation_path (run_id, path_date, nav, daily_return, cumulative_return, \
-             drawdown, high_water_mark) FROM STDIN",
-        )
-        .await?;
-    copy.send(text.into_bytes()).await?;
-    copy.finish().await.context("COPY")?;
-    Ok(())
-}
-
-type RunRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    NaiveDate,
-    NaiveDate,
-    Decimal,
-    Option<String>,
-    Option<Decimal>,
-    Option<Value>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<chrono::DateTime<chrono::Utc>>,
-    Option<chrono::DateTime<chrono::Utc>>,
-);
-
-type SummaryRow = (
-    i64,
-    i64,
-    Decimal,
-    Option<i32>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Decimal,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<i32>,
-    Option<i32>,
-    Option<chrono::DateTime<chrono::Utc>>,
-);
-
-type PathRow = (
-    NaiveDate,
-    Decimal,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-);
-
-/// The run, its summary and its path with plain sqlx, decoded into tuples.
-async fn raw_reads(pool: &PgPool, hash: &str) -> anyhow::Result<usize> {
-    let run: RunRow = sqlx::query_as(
-        "SELECT run_id, request_hash, scenario_id, portfolio_id, user_id, start_date, end_date,
-                initial_amount, rebalance_freq, max_loss_limit_pct, request_params, engine_version,
-                run_status, error_message, created_at, expires_at
-           FROM simulation_run WHERE request_hash = $1",
-    )
-    .bind(hash)
-    .fetch_one(pool)
-    .await?;
-    let _summary: SummaryRow = sqlx::query_as(
-        "SELECT summary_id, run_id, max_drawdown, max_recovery_days, worst_1m_return,
-                worst_3m_return, volatility, total_return, cagr, sharpe_ratio, sortino_ratio,
-                final_value, trading_days, rebalance_count, created_at
-           FROM simulation_summary WHERE run_id = $1",
-    )
-    .bind(run.0)
-    .fetch_one(pool)
-    .await?;
-    let path: Vec<PathRow> = sqlx::query_as(
-        "SELECT path_date, nav, daily_return, cumulative_return, drawdown, high_water_mark
-           FROM simulation_path WHERE run_id = $1 ORDER BY path_date",
-    )
-    .bind(run.0)
-    .fetch_all(pool)
-    .await?;
-    Ok(path.len())
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("a calendar date")
 }
