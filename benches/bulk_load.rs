@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::NaiveDate;
 use entity::enums::InstrumentType;
 use foresto::instruments::{self, NewInstrument};
 use foresto::partitions::{self, Parent};
@@ -27,7 +27,10 @@ use foresto::prices::{self, KeyChecks, LoadOptions, LoadReport};
 use foresto::testing::TestDatabase;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+#[path = "support/calendar.rs"]
+mod calendar;
 mod support;
+use calendar::weekdays;
 use support::env_or;
 
 fn main() -> anyhow::Result<()> {
@@ -55,18 +58,6 @@ impl Rng {
         let sum: f64 = (0..4).map(|_| self.unit()).sum();
         (sum - 2.0) * sd * 3f64.sqrt()
     }
-}
-
-fn trading_days(count: usize) -> Vec<NaiveDate> {
-    let mut day = NaiveDate::from_ymd_opt(2016, 1, 4).expect("a date");
-    let mut days = Vec::with_capacity(count);
-    while days.len() < count {
-        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            days.push(day);
-        }
-        day = day.succ_opt().expect("a next day");
-    }
-    days
 }
 
 /// Writes the same bars three ways: long CSV with tickers (ours), CSV with instrument ids
@@ -184,7 +175,7 @@ async fn run() -> anyhow::Result<()> {
         };
         ids.push((instruments::upsert(db, &new).await?.0.instrument_id, ticker));
     }
-    let days = trading_days(day_count);
+    let days = weekdays(day_count);
     let dir = tempfile::tempdir()?;
     eprintln!("generating {rows} rows ({instruments} instruments × {day_count} days)…");
     generate(dir.path(), &ids, &days)?;

@@ -36,7 +36,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+use chrono::{Days, Months, NaiveDate};
 use entity::enums::InstrumentType;
 use foresto::instruments::{self, NewInstrument};
 use foresto::partitions::{self, Parent, PartitionKind, RowCounting};
@@ -46,26 +46,16 @@ use foresto::testing::TestDatabase;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sqlx::{AssertSqlSafe, PgPool};
 
+#[path = "support/calendar.rs"]
+mod calendar;
 mod support;
+use calendar::weekdays;
 use support::env_or;
 
 const TARGET: f64 = 1.2;
 
 fn main() -> anyhow::Result<()> {
     support::block_on(run())
-}
-
-/// `count` weekdays from 2016-01-04.
-fn weekdays(count: usize) -> Vec<NaiveDate> {
-    let mut day = NaiveDate::from_ymd_opt(2016, 1, 4).expect("a date");
-    let mut days = Vec::with_capacity(count);
-    while days.len() < count {
-        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            days.push(day);
-        }
-        day = day.succ_opt().expect("a next day");
-    }
-    days
 }
 
 /// The weekday prices of every instrument from `first` through `last`, date by date: a smooth
