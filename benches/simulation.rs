@@ -21,19 +21,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, TimeDelta};
-use entity::daily_return;
-use entity::enums::{DataQuality, RebalanceFreq};
+use entity::enums::RebalanceFreq;
 use foresto::engine::{self, PathPoint, PortfolioVersion, SimulationInput, Weight};
 use foresto::prices::{LoadOptions, load_file};
 use foresto::returns::{ReturnsScope, compute_returns};
 use foresto::settings::Settings;
 use foresto::simulation::request::InstrumentWeight;
 use foresto::simulation::{
-    ComputedRun, SimulationOutcome, SimulationRequest, Subject, simulate, store,
+    ComputedRun, SimulationOutcome, SimulationRequest, Subject, service, simulate, store,
 };
 use foresto::testing::TestDatabase;
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DatabaseConnection;
 use sqlx::{AssertSqlSafe, PgPool};
 
 #[path = "support/raw_store.rs"]
@@ -264,7 +263,7 @@ async fn bench() -> anyhow::Result<()> {
         "stored path {ours:?} differs from the hand-made COPY {theirs:?}"
     );
     let hand_rows = hand_read(pool, &hand_sql).await?;
-    let lib_rows = library_read(db, &ids, start, end).await?;
+    let lib_rows = service::load_returns(db, &ids, start, end).await?;
     anyhow::ensure!(
         hand_rows == lib_rows.len(),
         "hand read {hand_rows} rows, library read {}",
@@ -329,7 +328,7 @@ async fn bench() -> anyhow::Result<()> {
 
         // 3. breakdown: the library's read, the engine, the storing transaction.
         let started = Instant::now();
-        let returns = library_read(db, &ids, start, end).await?;
+        let returns = service::load_returns(db, &ids, start, end).await?;
         take("library read", started.elapsed());
         let started = Instant::now();
         let computed = compute(&ids, &returns, &req)?;
@@ -530,41 +529,6 @@ async fn hand_read_unprepared(pool: &PgPool, sql: &str) -> anyhow::Result<usize>
         .fetch_all(pool)
         .await?;
     Ok(rows.len())
-}
-
-/// The same SeaORM query as the library's (private) `service::load_returns`, converted to the
-/// engine's rows the same way.
-async fn library_read(
-    db: &DatabaseConnection,
-    ids: &[i64],
-    start: NaiveDate,
-    end: NaiveDate,
-) -> anyhow::Result<Vec<engine::ReturnRow>> {
-    let rows: Vec<(i64, NaiveDate, Decimal)> = daily_return::Entity::find()
-        .select_only()
-        .columns([
-            daily_return::Column::InstrumentId,
-            daily_return::Column::TradeDate,
-            daily_return::Column::DailyReturn,
-        ])
-        .filter(daily_return::Column::InstrumentId.is_in(ids.iter().copied()))
-        .filter(daily_return::Column::TradeDate.between(start, end))
-        .filter(
-            Condition::any()
-                .add(daily_return::Column::DataQuality.is_null())
-                .add(daily_return::Column::DataQuality.ne(DataQuality::Missing)),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(instrument_id, date, value)| engine::ReturnRow {
-            instrument_id,
-            date,
-            daily_return: to_f64(value),
-        })
-        .collect())
 }
 
 fn to_f64(value: Decimal) -> f64 {

@@ -277,8 +277,13 @@ async fn load_versions<C: ConnectionTrait>(
         .collect())
 }
 
-/// The `daily_return` rows of `instruments` from `start` through `end`, except MISSING ones.
-async fn load_returns<C: ConnectionTrait>(
+/// The `daily_return` rows of `instruments` from `start` through `end` (both included) that a
+/// simulation reads, as the engine's rows: every return except MISSING ones (their stored 0 is
+/// a placeholder; the engine fills and counts them like any other gap), in no particular order.
+///
+/// # Errors
+/// Database errors.
+pub async fn load_returns<C: ConnectionTrait>(
     db: &C,
     instruments: &[i64],
     start: NaiveDate,
