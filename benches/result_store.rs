@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, NaiveDate, Weekday};
 use entity::enums::RebalanceFreq;
 use foresto::engine::{StoredPathPoint, StoredSummary};
+use foresto::partitions::PartitionLimits;
 use foresto::simulation::{
     CachePolicy, ComputedRun, SimulationRequest, Subject, get_or_compute, store,
 };
@@ -45,7 +46,7 @@ async fn bench() -> anyhow::Result<()> {
     };
 
     // Partitions for the whole path exist before anything is timed.
-    store::ensure_path_partitions(db, &computed.path).await?;
+    store::ensure_path_partitions(db, &computed.path, &PartitionLimits::default()).await?;
 
     let (raw_copy, miss) = measure_pair(
         || async {
@@ -60,7 +61,11 @@ async fn bench() -> anyhow::Result<()> {
             let policy = &policy;
             async move {
                 let started = Instant::now();
-                let cached = get_or_compute(db, &req, policy, async |_| Ok((computed, ()))).await?;
+                let cached =
+                    get_or_compute(db, &req, policy, &PartitionLimits::default(), async |_| {
+                        Ok((computed, ()))
+                    })
+                    .await?;
                 let elapsed = started.elapsed();
                 anyhow::ensure!(!cached.cache_hit() && cached.stored.path.len() == ROWS);
                 Ok(elapsed)
@@ -70,7 +75,14 @@ async fn bench() -> anyhow::Result<()> {
     .await?;
 
     let stored = request(0);
-    get_or_compute(db, &stored, &policy, async |_| Ok((computed.clone(), ()))).await?;
+    get_or_compute(
+        db,
+        &stored,
+        &policy,
+        &PartitionLimits::default(),
+        async |_| Ok((computed.clone(), ())),
+    )
+    .await?;
     let hash = stored.request_hash();
     let (raw_reads, hit) = measure_pair(
         || async {
@@ -82,9 +94,13 @@ async fn bench() -> anyhow::Result<()> {
         },
         || async {
             let started = Instant::now();
-            let cached = get_or_compute::<(), _>(db, &stored, &policy, async |_| {
-                unreachable!("the run is stored")
-            })
+            let cached = get_or_compute::<(), _>(
+                db,
+                &stored,
+                &policy,
+                &PartitionLimits::default(),
+                async |_| unreachable!("the run is stored"),
+            )
             .await?;
             let elapsed = started.elapsed();
             anyhow::ensure!(cached.cache_hit() && cached.stored.path.len() == ROWS);

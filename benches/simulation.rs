@@ -23,6 +23,7 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, TimeDelta};
 use entity::enums::RebalanceFreq;
 use foresto::engine::{self, PathPoint, PortfolioVersion, SimulationInput, Weight};
+use foresto::partitions::PartitionLimits;
 use foresto::prices::{LoadOptions, load_file};
 use foresto::returns::{ReturnsScope, compute_returns};
 use foresto::settings::Settings;
@@ -335,7 +336,7 @@ async fn bench() -> anyhow::Result<()> {
         take("engine compute", started.elapsed());
         anyhow::ensure!(computed.path == outcome.stored.path);
         let started = Instant::now();
-        store::ensure_path_partitions(db, &computed.path).await?;
+        store::ensure_path_partitions(db, &computed.path, &PartitionLimits::default()).await?;
         take("partition check", started.elapsed());
         store_serial += 1;
         let store_req = request(5_000_000 + store_serial);

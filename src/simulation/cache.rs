@@ -40,6 +40,7 @@ use super::runs;
 use super::store::{self, ComputedRun, StoredRun};
 use super::tx_connection::TxConnection;
 use crate::error::{Error, Result, SimulationError};
+use crate::partitions::PartitionLimits;
 
 /// Longest pause between two looks of a waiting caller, in poll intervals.
 const MAX_BACKOFF: u32 = 8;
@@ -71,10 +72,14 @@ impl<T> Cached<T> {
 /// of the pool's connections at a time, so any number of concurrent calls on one pool complete
 /// (they queue; see the module documentation). `compute` gets the storing transaction's
 /// connection and must do its reads there, not on the pool. Needs a connection pool (not a
-/// transaction): it manages its own transactions and waits between them.
+/// transaction): it manages its own transactions and waits between them. The path's
+/// `simulation_path` partitions are made in the storing transaction, within `partitions`
+/// ([`store::ensure_path_partitions`]).
 ///
 /// # Errors
-/// Whatever `compute` fails with; [`SimulationError::ComputeInProgress`] after waiting
+/// Whatever `compute` fails with; a path needing partitions outside `partitions.window` or more
+/// than `partitions.max_new` ([`crate::PartitionError`]), storing nothing;
+/// [`SimulationError::ComputeInProgress`] after waiting
 /// [`CachePolicy::max_wait`] for another caller; database errors (including a path figure that
 /// does not fit its column, and a pool that stayed full for [`CachePolicy::max_wait`]).
 #[tracing::instrument(skip_all, fields(request_hash))]
@@ -82,6 +87,7 @@ pub async fn get_or_compute<T, F>(
     db: &DatabaseConnection,
     request: &SimulationRequest,
     policy: &CachePolicy,
+    partitions: &PartitionLimits,
     compute: F,
 ) -> Result<Cached<T>>
 where
@@ -120,7 +126,7 @@ where
                 let (computed, extra) = {
                     let on_tx = TxConnection::new(&mut tx);
                     let (computed, extra) = compute(&on_tx).await?;
-                    store::ensure_path_partitions(&on_tx, &computed.path).await?;
+                    store::ensure_path_partitions(&on_tx, &computed.path, partitions).await?;
                     (computed, extra)
                 };
                 if let Some(run_id) = previous {

@@ -13,7 +13,7 @@ use sea_orm::{
 use super::cache::get_or_compute;
 use super::portfolio;
 use super::request::{SimulationRequest, Subject};
-use super::store::{self, ComputedRun, StoredRun};
+use super::store::{ComputedRun, StoredRun};
 use crate::engine::{
     self, EngineError, PathPoint, PortfolioVersion, ReturnRow, SimulationInput, StoredPathPoint,
     Weight,
@@ -75,13 +75,13 @@ pub async fn simulate(
     settings: &Settings,
 ) -> Result<SimulationOutcome> {
     validate(request, settings)?;
-    let cached = get_or_compute(db, request, &settings.cache, async |conn| {
-        let computed = compute(conn, request).await?;
-        // Made here, within the caller's limits, before the cache stores the run: the cache
-        // knows no settings and would hold the path to the default window and cap.
-        store::ensure_path_partitions_within(conn, &computed.0.path, &settings.partitions).await?;
-        Ok(computed)
-    })
+    let cached = get_or_compute(
+        db,
+        request,
+        &settings.cache,
+        &settings.partitions,
+        async |conn| compute(conn, request).await,
+    )
     .await?;
     let first_breach_date = request.max_loss_limit_pct.and_then(|limit| {
         let path: Vec<PathPoint> = cached.stored.path.iter().map(engine_point).collect();

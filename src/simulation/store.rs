@@ -43,24 +43,7 @@ pub struct StoredRun {
 
 /// Makes sure `simulation_path` has a monthly partition for every month `path` has a date in —
 /// only those: a path with dates in 2024 and 2090 does not create the months between — within
-/// the default [`PartitionLimits`](partitions::PartitionLimits). The cache calls it in the
-/// storing transaction, right before [`insert_run`], so that a miss needs one connection;
-/// [`super::simulate`] has already made the partitions within the caller's limits
-/// ([`ensure_path_partitions_within`]) by then, so that this call finds nothing to create.
-///
-/// # Errors
-/// As [`ensure_path_partitions_within`].
-#[tracing::instrument(skip_all, fields(rows = path.len()))]
-pub async fn ensure_path_partitions<C: ConnectionTrait>(
-    db: &C,
-    path: &[StoredPathPoint],
-) -> Result<()> {
-    ensure_path_partitions_within(db, path, &partitions::PartitionLimits::default()).await?;
-    Ok(())
-}
-
-/// As [`ensure_path_partitions`], within `limits`: the months of `path` that have no partition
-/// yet must lie in `limits.window`, and at most `limits.max_new` of them are created; returns
+/// `limits`: the months of `path` that have no partition yet must lie in `limits.window`, and at most `limits.max_new` of them are created; returns
 /// how many were. A month that already has its partition is used whatever the window: the
 /// window bounds what gets created, and a partition made earlier under a wider window (returns
 /// loaded from 1850, say) must stay writable.
@@ -70,7 +53,7 @@ pub async fn ensure_path_partitions<C: ConnectionTrait>(
 /// [`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions) before any
 /// partition is created; otherwise when the database refuses.
 #[tracing::instrument(skip(db, path), fields(rows = path.len()))]
-pub async fn ensure_path_partitions_within<C: ConnectionTrait>(
+pub async fn ensure_path_partitions<C: ConnectionTrait>(
     db: &C,
     path: &[StoredPathPoint],
     limits: &partitions::PartitionLimits,

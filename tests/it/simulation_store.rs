@@ -11,6 +11,7 @@ use chrono::{NaiveDate, TimeDelta};
 use entity::enums::{RebalanceFreq, RunStatus};
 use foresto::Error;
 use foresto::engine::{StoredPathPoint, StoredSummary};
+use foresto::partitions::PartitionLimits;
 use foresto::settings::PoolSettings;
 use foresto::simulation::cleanup::{CleanupOptions, cleanup_expired};
 use foresto::simulation::{
@@ -72,7 +73,7 @@ async fn run_counting(
     calls: &AtomicUsize,
     result: ComputedRun,
 ) -> foresto::Result<Cached<()>> {
-    get_or_compute(db, req, policy, async |_| {
+    get_or_compute(db, req, policy, &PartitionLimits::default(), async |_| {
         calls.fetch_add(1, Ordering::SeqCst);
         Ok((result, ()))
     })
@@ -108,9 +109,13 @@ async fn a_hit_returns_the_stored_run_without_computing() {
     );
     assert_eq!(first.stored.summary.trading_days, Some(60));
 
-    let hit = get_or_compute::<(), _>(t.conn(), &req, &policy, async |_| {
-        panic!("a hit must not compute")
-    })
+    let hit = get_or_compute::<(), _>(
+        t.conn(),
+        &req,
+        &policy,
+        &PartitionLimits::default(),
+        async |_| panic!("a hit must not compute"),
+    )
     .await
     .unwrap();
     assert!(hit.cache_hit());
@@ -185,12 +190,18 @@ async fn a_failure_while_storing_leaves_nothing_behind() {
         "run, summary, path rows"
     );
     // A failing computation stores nothing either, and neither blocks the hash.
-    let err = get_or_compute::<(), _>(t.conn(), &req, &policy, async |_| {
-        Err(Error::Simulation(SimulationError::NoReturnsInWindow {
-            start_date: date(2024, 1, 1),
-            end_date: date(2024, 3, 31),
-        }))
-    })
+    let err = get_or_compute::<(), _>(
+        t.conn(),
+        &req,
+        &policy,
+        &PartitionLimits::default(),
+        async |_| {
+            Err(Error::Simulation(SimulationError::NoReturnsInWindow {
+                start_date: date(2024, 1, 1),
+                end_date: date(2024, 3, 31),
+            }))
+        },
+    )
     .await
     .unwrap_err();
     assert!(matches!(
@@ -307,12 +318,18 @@ async fn concurrent_identical_requests_compute_once() {
             .unwrap();
         let (req, calls) = (req.clone(), Arc::clone(&calls));
         tasks.push(tokio::spawn(async move {
-            get_or_compute(&db, &req, &CachePolicy::default(), async |_| {
-                calls.fetch_add(1, Ordering::SeqCst);
-                // Long enough for every other caller to arrive while this one computes.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                Ok((computed(&days(date(2024, 1, 2), 250)), ()))
-            })
+            get_or_compute(
+                &db,
+                &req,
+                &CachePolicy::default(),
+                &PartitionLimits::default(),
+                async |_| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    // Long enough for every other caller to arrive while this one computes.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    Ok((computed(&days(date(2024, 1, 2), 250)), ()))
+                },
+            )
             .await
             .unwrap()
         }));
@@ -345,20 +362,30 @@ async fn a_caller_queues_for_a_connection_held_longer_than_the_acquire_timeout()
         let (db, policy) = (db.clone(), policy.clone());
         tokio::spawn(async move {
             let req = request("GROWTH", date(2024, 1, 1), date(2024, 2, 1));
-            get_or_compute(&db, &req, &policy, async move |_| {
-                computing.send(()).unwrap();
-                // Holds the pool's only connection for four acquire timeouts.
-                tokio::time::sleep(Duration::from_secs(4)).await;
-                Ok((computed(&days(date(2024, 1, 2), 5)), ()))
-            })
+            get_or_compute(
+                &db,
+                &req,
+                &policy,
+                &PartitionLimits::default(),
+                async move |_| {
+                    computing.send(()).unwrap();
+                    // Holds the pool's only connection for four acquire timeouts.
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                    Ok((computed(&days(date(2024, 1, 2), 5)), ()))
+                },
+            )
             .await
         })
     };
     computing_started.await.unwrap();
     let req = request("GROWTH", date(2024, 1, 1), date(2024, 2, 2));
-    let second = get_or_compute(&db, &req, &policy, async |_| {
-        Ok((computed(&days(date(2024, 1, 2), 5)), ()))
-    })
+    let second = get_or_compute(
+        &db,
+        &req,
+        &policy,
+        &PartitionLimits::default(),
+        async |_| Ok((computed(&days(date(2024, 1, 2), 5)), ())),
+    )
     .await
     .unwrap();
     assert!(!second.cache_hit());
