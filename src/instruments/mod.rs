@@ -225,14 +225,9 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let rows = read_csv(path)?;
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
     let load = NewLoad {
         source_type: "manual".into(),
-        // A file name is text from outside too: the load history holds it escaped.
-        source_name: printable::bounded(&name, 100).chars().take(100).collect(),
+        source_name: load_history::file_source_name(path),
         loaded_by: None,
     };
     upsert_all(db, &load, &rows).await

@@ -32,6 +32,20 @@ pub struct NewLoad {
     pub loaded_by: Option<String>,
 }
 
+/// The `source_name` of a load read from the file at `path`: its file name (the whole path when
+/// it has none), escaped — a file name is text from outside too — and cut to the column's 100
+/// characters.
+pub(crate) fn file_source_name(path: &std::path::Path) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    crate::printable::bounded(&name, 100)
+        .chars()
+        .take(100)
+        .collect()
+}
+
 /// How a load ended. Counts are records (rows of the target table), not file lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -227,13 +227,10 @@ pub async fn load_file(
     options: &LoadOptions,
 ) -> Result<LoadReport> {
     check(options)?;
-    let source_name = options.source_name.clone().unwrap_or_else(|| {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        printable::bounded(&name, 100).chars().take(100).collect()
-    });
+    let source_name = options
+        .source_name
+        .clone()
+        .unwrap_or_else(|| load_history::file_source_name(path));
     let load = load_history::start(
         db,
         &NewLoad {
