@@ -751,6 +751,23 @@ impl LocalServer {
         options
     }
 
+    /// `postgres` on this data directory with the options of every start ([`Self::server_options`]),
+    /// its output going to the log (appended to, or emptied when `truncate_log`).
+    fn server_command(&self, port: u16, truncate_log: bool) -> Result<Command> {
+        let log = self.open_log(truncate_log)?;
+        let mut cmd = self.command("postgres");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .args(self.server_options(port))
+            .stdin(Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .map_err(io_err("duplicating the log handle"))?,
+            )
+            .stderr(log);
+        Ok(cmd)
+    }
+
     /// The log, opened for the server's output (appended to, or emptied when `truncate`); never
     /// through a symbolic link.
     fn open_log(&self, truncate: bool) -> Result<File> {
@@ -809,17 +826,7 @@ impl LocalServer {
                 self.data_dir.display().to_string(),
             ));
         }
-        let log = self.open_log(false)?;
-        let mut cmd = self.command("postgres");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .args(self.server_options(port))
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(io_err("duplicating the log handle"))?,
-            )
-            .stderr(log);
+        let mut cmd = self.server_command(port, false)?;
         // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -848,19 +855,9 @@ impl LocalServer {
     /// As [`LocalServer::start`].
     pub fn spawn_ephemeral(&self, port: u16) -> Result<Child> {
         self.check_data_dir()?;
-        let log = self.open_log(true)?;
-        let mut cmd = self.command("postgres");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .args(self.server_options(port))
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(io_err("duplicating the log handle"))?,
-            )
-            .stderr(log);
+        let mut cmd = self.server_command(port, true)?;
+        cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=300"]);
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
