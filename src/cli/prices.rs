@@ -73,6 +73,9 @@ struct LoadArgs {
     /// Longest line accepted, in bytes; a longer line is rejected and the next one read.
     #[arg(long, value_name = "BYTES", default_value_t = prices::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
+    /// Database sessions written on at once (1 to 16; at most the pool size less one).
+    #[arg(long, default_value_t = prices::DEFAULT_STREAMS)]
+    streams: usize,
     #[command(flatten)]
     limits: LimitArgs,
     /// Print one JSON object (load_id, status, counts, rejects) on stdout; the summary line goes
@@ -111,6 +114,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         skip_weekend_fill: args.skip_weekend_fill,
         batch_size: args.batch_size,
         max_line_bytes: args.max_line_bytes,
+        streams: args.streams,
         partitions: args.limits.apply(&ctx.settings.partitions)?,
         progress: bar.clone().map(|bar| {
             Arc::new(move |p: Progress| bar.set_position(p.bytes_read)) as prices::ProgressFn

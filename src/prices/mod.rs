@@ -24,19 +24,23 @@
 //! records' dates, so that the partitions the whole load needs are counted against the cap
 //! before the first write. Then records are streamed: a reading thread reads the file line by
 //! line (a price file has no line breaks inside fields, so a line is a record and line numbers
-//! are exact) and validates it while the previous batch is written with `COPY` (see the `write`
-//! module for the write paths). A file that can be read only once (a pipe) gets no first pass:
-//! its cap is held batch by batch, so batches written before the one that would go over it stay.
+//! are exact) and validates it while earlier batches are written with binary `COPY` over
+//! [`LoadOptions::streams`] sessions at once (see the `streams` and `write` modules). A file that
+//! can be read only once (a pipe) gets no first pass: its cap is held batch by batch, so batches
+//! written before the one that would go over it stay.
 
 mod batch;
 mod layout;
+mod months;
 mod parse;
 mod seen_keys;
+mod streams;
 mod tickers;
 mod values;
 mod weekend_fill;
 mod write;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,22 +50,30 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, IngestError, Result};
-use crate::instruments::{self, NewInstrument};
+use crate::instruments::{self, InstrumentKey, NewInstrument};
 use crate::load_history::{self, NewLoad, Outcome};
 use crate::partitions::PartitionLimits;
 use crate::printable::{self, MESSAGE_CHARS};
 pub use layout::{Format, LONG_COLUMNS};
+use months::LoadMonths;
 pub use parse::MAX_LISTED_REJECTS;
 use parse::{ParseJob, Parsed, Stop};
+use streams::Streams;
 use tickers::{Registrar, Resolver};
-use write::{Writer, Written};
+use write::Written;
 
 /// Records per batch (and transaction) unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 100_000;
 
-/// The most records per batch: a batch is held in memory (about 72 bytes a record, two or three
-/// batches at a time), and one transaction writes it.
+/// The most records per batch: a batch is held in memory (about 120 bytes a record; up to
+/// [`LoadOptions::streams`] + 3 batches at a time), and one transaction writes it.
 pub const MAX_BATCH_SIZE: usize = 1_000_000;
+
+/// Sessions a load writes on at once unless told otherwise.
+pub const DEFAULT_STREAMS: usize = 2;
+
+/// The most sessions a load may write on at once.
+pub const MAX_STREAMS: usize = 16;
 
 /// The longest line accepted unless told otherwise, in bytes.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
@@ -127,6 +139,9 @@ pub struct LoadOptions {
     /// than the cap fails before creating any.
     pub partitions: PartitionLimits,
     pub key_checks: KeyChecks,
+    /// Sessions written on at once: 1 to [`MAX_STREAMS`], and at most the pool's size less one
+    /// (the load's other statements need a connection too).
+    pub streams: usize,
     pub progress: Option<ProgressFn>,
 }
 
@@ -143,6 +158,7 @@ impl Default for LoadOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             partitions: PartitionLimits::default(),
             key_checks: KeyChecks::Auto,
+            streams: DEFAULT_STREAMS,
             progress: None,
         }
     }
@@ -161,6 +177,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("max_line_bytes", &self.max_line_bytes)
             .field("partitions", &self.partitions)
             .field("key_checks", &self.key_checks)
+            .field("streams", &self.streams)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -192,13 +209,16 @@ pub struct LoadReport {
     pub records_unchanged: u64,
     /// Whether foreign keys were checked once per batch rather than per row.
     pub batched_key_checks: bool,
+    /// Sessions the load wrote on at once ([`LoadOptions::streams`], capped by the pool).
+    pub streams: usize,
     /// The first [`MAX_LISTED_REJECTS`] rejected records, in file order.
     pub rejects: Vec<Reject>,
 }
 
 /// Loads the price file at `path` into `daily_price` (see the module documentation for what it
-/// guarantees). The caller's pool is used for `COPY`; each batch commits on its own, so this
-/// cannot run inside a caller's transaction.
+/// guarantees). The caller's pool is used for `COPY`, on up to [`LoadOptions::streams`] of its
+/// connections at once; each batch commits on its own, so this cannot run inside a caller's
+/// transaction.
 ///
 /// A load that reads its whole file returns its report, whatever its status: SUCCESS, PARTIAL
 /// (some records rejected) or FAILED (records there were, none could be loaded).
@@ -257,6 +277,7 @@ fn check(options: &LoadOptions) -> Result<()> {
     };
     in_range("batch_size", options.batch_size, MAX_BATCH_SIZE)?;
     in_range("max_line_bytes", options.max_line_bytes, MAX_LINE_BYTES)?;
+    in_range("streams", options.streams, MAX_STREAMS)?;
     if let TickerMatch::Register {
         instrument_type,
         exchange,
@@ -280,6 +301,7 @@ struct Tally {
     written: Written,
     parsed: Parsed,
     batched_key_checks: bool,
+    streams: usize,
 }
 
 async fn run(
@@ -290,16 +312,39 @@ async fn run(
 ) -> (Tally, Result<(), Stop>) {
     let mut tally = Tally::default();
     let prepared = async {
-        let writer = Writer::open(db, load_id, options.key_checks, &options.partitions).await?;
+        let streams = Streams::open(db, load_id, options.key_checks, options.streams).await?;
         let known = instruments::keys_by_ticker(db).await?;
-        Ok::<_, Error>((writer, known))
+        Ok::<_, Error>((streams, known))
     };
-    let (mut writer, known) = match prepared.await {
+    let (streams, known) = match prepared.await {
         Ok(ready) => ready,
         Err(e) => return (tally, Err(Stop::Database(e))),
     };
-    tally.batched_key_checks = writer.batched_key_checks();
+    tally.batched_key_checks = streams.batched_key_checks();
+    tally.streams = streams.count();
+    let mut months = LoadMonths::new(db, &options.partitions);
 
+    let read = read(db, path, options, load_id, known, &mut months, &streams).await;
+    let (written, write_result) = streams.finish(matches!(read, Ok((_, Ok(()))))).await;
+    tally.written = written;
+    let (parsed, read_result) = read.unwrap_or_else(|stop| (Parsed::default(), Err(stop)));
+    tally.parsed = parsed;
+    // A failed write stops reading: it is the cause to report.
+    let result = write_result.map_err(Stop::Database).and(read_result);
+    (tally, result)
+}
+
+/// Reads the file (both passes), creating the partitions each batch needs and handing it to the
+/// writing sessions. `Err` when the load stopped before the second pass read anything.
+async fn read(
+    db: &DatabaseConnection,
+    path: &Path,
+    options: &LoadOptions,
+    load_id: i64,
+    known: HashMap<String, Vec<InstrumentKey>>,
+    months: &mut LoadMonths<'_>,
+    streams: &Streams,
+) -> Result<(Parsed, Result<(), Stop>), Stop> {
     // The first pass, and the cap held against the whole file before the first write.
     let started = std::time::Instant::now();
     let first_pass = {
@@ -308,20 +353,17 @@ async fn run(
         tokio::task::spawn_blocking(move || parse::open(&path, format, max_line_bytes, &window))
     };
     let opened = match first_pass.await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(stop)) => return (tally, Err(stop)),
+        Ok(opened) => opened?,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
-    if let Some(months) = &opened.months {
-        match writer.check_partitions(months).await {
-            Ok(missing) => tracing::debug!(
-                months = months.len(),
-                missing,
-                elapsed_ms = started.elapsed().as_millis(),
-                "first pass: the file's months are within the partition cap"
-            ),
-            Err(e) => return (tally, Err(Stop::Database(e))),
-        }
+    if let Some(file_months) = &opened.months {
+        let missing = months.check(file_months).await.map_err(Stop::Database)?;
+        tracing::debug!(
+            months = file_months.len(),
+            missing,
+            elapsed_ms = started.elapsed().as_millis(),
+            "first pass: the file's months are within the partition cap"
+        );
     }
 
     let registrar = Registrar {
@@ -344,14 +386,14 @@ async fn run(
     let (sender, mut batches) = mpsc::channel(1);
     let reading = tokio::task::spawn_blocking(move || parse::run(job, sender));
 
-    let mut write_error = None;
+    let mut stopped = None;
     while let Some(batch) = batches.recv().await {
-        match writer.write(&batch).await {
-            Ok(written) => tally.written += written,
-            Err(e) => {
-                write_error = Some(e);
-                break;
-            }
+        if let Err(e) = months.ensure(&batch).await {
+            stopped = Some(Stop::Database(e));
+            break;
+        }
+        if !streams.send(batch).await {
+            break;
         }
     }
     drop(batches);
@@ -359,15 +401,7 @@ async fn run(
         Ok(done) => done,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
-    tally.parsed = parsed;
-    let result = match write_error {
-        Some(e) => Err(Stop::Database(e)),
-        None => read_result,
-    };
-    if result.is_ok() {
-        writer.finish().await;
-    }
-    (tally, result)
+    Ok((parsed, stopped.map_or(read_result, Err)))
 }
 
 /// Records the outcome and turns it into the caller's result.
@@ -441,6 +475,7 @@ async fn conclude(
         records_updated: tally.written.updated,
         records_unchanged: tally.written.unchanged,
         batched_key_checks: tally.batched_key_checks,
+        streams: tally.streams,
         rejects: tally.parsed.rejects,
     })
 }

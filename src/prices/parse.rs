@@ -463,7 +463,10 @@ impl Parser {
             );
             return Ok(Flow::Continue);
         }
-        self.batch.push(instrument_id, date, &bar, self.load_id);
+        if let Err(e) = self.batch.push(instrument_id, date, &bar, self.load_id) {
+            self.reject(line, format!("cannot be encoded for COPY: {e}"));
+            return Ok(Flow::Continue);
+        }
         if self.batch.rows() >= self.batch_size as u64 {
             return Ok(self.flush());
         }

@@ -1,14 +1,7 @@
-//! Writing batches to `daily_price`, each in a transaction of its own, on one session held for
-//! the whole load.
+//! Writing one batch to `daily_price` in a transaction of its own, on a session held for the
+//! whole load ([`Session`]; a load writes on several at once, see the `streams` module).
 //!
-//! - **Partitions first.** Before the first batch, the months the whole file needs are held
-//!   against the load's [`PartitionLimits`] ([`Writer::check_partitions`]): a load that would
-//!   create more partitions than its cap is refused before it writes anything. The monthly
-//!   partitions a batch needs are then created before it is written (only for months that hold
-//!   records), so no record lands in the DEFAULT partition; the partitions the whole load
-//!   creates count against the same cap, so a batch that would still go over it (a file that
-//!   changed since it was checked, or one read only once) is refused before any of its
-//!   partitions is made.
+//! - **Binary COPY.** Batches are sent as binary `COPY` tuples (see the `batch` module).
 //! - **Direct COPY when the key range is free.** When no stored row falls inside any of the
 //!   batch's per-instrument date spans, the batch is `COPY`ed straight into `daily_price`: the
 //!   fastest path for fresh data. Should a concurrent writer take one of the keys meanwhile, the
@@ -28,18 +21,12 @@
 //!   triggers for that transaction only. Referential integrity holds the same way: a referenced
 //!   row that is missing fails the batch, and one cannot be deleted before the batch commits.
 
-use std::collections::{BTreeSet, HashSet};
-
-use chrono::NaiveDate;
-use sea_orm::DatabaseConnection;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, PgConnection, Postgres};
 
-use super::KeyChecks;
-use super::batch::{Batch, COLUMNS};
+use super::batch::{Batch, COLUMNS, COPY_HEADER, COPY_TRAILER};
 use crate::error::{Error, Result};
 use crate::load_history;
-use crate::partitions::{self, NewPartitions, Parent, PartitionLimits};
 
 /// What writing batches did, in records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,21 +85,18 @@ const MERGE_STAGE: &str = include_str!("merge_stage.sql");
 /// COPY data is sent in messages of this size, so the server starts on a batch at once.
 const COPY_CHUNK: usize = 256 * 1024;
 
-/// The session a load writes on.
-pub(crate) struct Writer<'a> {
-    db: &'a DatabaseConnection,
+/// One session a load writes on.
+pub(crate) struct Session {
     conn: PoolConnection<Postgres>,
     load_id: i64,
     batched_key_checks: bool,
-    limits: PartitionLimits,
-    ensured_months: HashSet<NaiveDate>,
-    /// What this load created, held against `limits.max_new`.
-    created: NewPartitions,
+    /// Whether this session holds the load's liveness lock.
+    holds_liveness: bool,
     /// Whether the session was tidied and may go back to the pool.
     reusable: bool,
 }
 
-impl Drop for Writer<'_> {
+impl Drop for Session {
     fn drop(&mut self) {
         // A load cut short (an error, or its future dropped) may leave the session mid-statement
         // and holding the load's liveness lock: never hand it back to the pool.
@@ -122,29 +106,30 @@ impl Drop for Writer<'_> {
     }
 }
 
-impl<'a> Writer<'a> {
-    /// Takes a session from the pool, marks load `load_id` alive on it and prepares staging.
+impl Session {
+    /// Prepares staging on `conn` for load `load_id`; the first session of a load (`first`)
+    /// marks the load alive and finds out whether key checks can be batched, which the others
+    /// are told (`batched_key_checks`).
     pub(crate) async fn open(
-        db: &'a DatabaseConnection,
+        mut conn: PoolConnection<Postgres>,
         load_id: i64,
-        key_checks: KeyChecks,
-        limits: &PartitionLimits,
+        batched_key_checks: BatchedChecks,
     ) -> Result<Self> {
-        let mut conn = db.get_postgres_connection_pool().acquire().await?;
-        load_history::hold_liveness(&mut conn, load_id).await?;
+        let holds_liveness = matches!(batched_key_checks, BatchedChecks::FindOut { .. });
+        if holds_liveness {
+            load_history::hold_liveness(&mut conn, load_id).await?;
+        }
         sqlx::query(CREATE_STAGE).execute(&mut *conn).await?;
-        let batched_key_checks = match key_checks {
-            KeyChecks::PerRow => false,
-            KeyChecks::Auto => batched_checks_possible(&mut conn).await?,
+        let batched_key_checks = match batched_key_checks {
+            BatchedChecks::FindOut { wanted: false } | BatchedChecks::Known(false) => false,
+            BatchedChecks::FindOut { wanted: true } => batched_checks_possible(&mut conn).await?,
+            BatchedChecks::Known(true) => true,
         };
         Ok(Self {
-            db,
             conn,
             load_id,
             batched_key_checks,
-            limits: limits.clone(),
-            ensured_months: HashSet::new(),
-            created: NewPartitions::default(),
+            holds_liveness,
             reusable: false,
         })
     }
@@ -154,14 +139,14 @@ impl<'a> Writer<'a> {
         self.batched_key_checks
     }
 
-    /// Writes `batch` in one transaction: all of it or none of it.
+    /// Writes `batch` in one transaction: all of it or none of it. The partitions it needs
+    /// must exist.
     pub(crate) async fn write(&mut self, batch: &Batch) -> Result<Written> {
-        self.ensure_partitions(batch).await?;
         let (batched, load_id) = (self.batched_key_checks, self.load_id);
         let mut tx = self.conn.begin().await?;
         guard_keys(&mut tx, batched, load_id, batch).await?;
         if !any_stored(&mut tx, batch).await? {
-            let copy = format!("COPY daily_price ({COLUMNS}) FROM STDIN");
+            let copy = format!("COPY daily_price ({COLUMNS}) FROM STDIN (FORMAT binary)");
             match copy_in(&mut tx, &copy, batch.data()).await {
                 Ok(rows) => {
                     tx.commit().await?;
@@ -184,52 +169,30 @@ impl<'a> Writer<'a> {
         Ok(written)
     }
 
-    /// Holds the months the whole load will write (first days) against its partition cap,
-    /// creating nothing: returns how many of them have no partition yet.
-    ///
-    /// # Errors
-    /// [`PartitionError::TooManyPartitions`](crate::PartitionError::TooManyPartitions), naming
-    /// the span of the months that need a partition, when they are more than the cap; otherwise
-    /// when the database refuses.
-    pub(crate) async fn check_partitions(&self, months: &BTreeSet<NaiveDate>) -> Result<usize> {
-        let months: Vec<NaiveDate> = months.iter().copied().collect();
-        let missing = self
-            .created
-            .check(self.db, Parent::DailyPrice, &months, &self.limits)
-            .await?;
-        Ok(missing.len())
-    }
-
-    /// Creates the partitions of the batch's months not yet made sure of in this load.
-    async fn ensure_partitions(&mut self, batch: &Batch) -> Result<()> {
-        let missing: Vec<NaiveDate> = batch
-            .months()
-            .filter(|m| !self.ensured_months.contains(m))
-            .collect();
-        partitions::ensure_months(
-            self.db,
-            Parent::DailyPrice,
-            &missing,
-            &self.limits,
-            &mut self.created,
-        )
-        .await?;
-        self.ensured_months.extend(missing);
-        Ok(())
-    }
-
     /// Ends a load that wrote everything it was given: drops the staging table and releases the
-    /// liveness lock, so the session can go back to the pool. (A writer dropped without this is
+    /// liveness lock, so the session can go back to the pool. (A session dropped without this is
     /// closed instead.)
     pub(crate) async fn finish(mut self) {
         let tidied = async {
             sqlx::query("DROP TABLE IF EXISTS pg_temp.foresto_price_stage")
                 .execute(&mut *self.conn)
                 .await?;
-            load_history::release_liveness(&mut self.conn, self.load_id).await
+            if self.holds_liveness {
+                load_history::release_liveness(&mut self.conn, self.load_id).await?;
+            }
+            Ok::<_, Error>(())
         };
         self.reusable = tidied.await.is_ok();
     }
+}
+
+/// What a session is told about batched key checks when it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchedChecks {
+    /// The load's first session: batch them if `wanted` and the database allows it.
+    FindOut { wanted: bool },
+    /// Decided by the first session.
+    Known(bool),
 }
 
 async fn batched_checks_possible(conn: &mut PgConnection) -> Result<bool> {
@@ -303,7 +266,7 @@ async fn merge_staged(tx: &mut PgConnection, batch: &Batch) -> Result<Written> {
         return Ok(Written::default());
     };
     sqlx::query(STAGED_PLAN).execute(&mut *tx).await?;
-    let copy = format!("COPY foresto_price_stage ({COLUMNS}) FROM STDIN");
+    let copy = format!("COPY foresto_price_stage ({COLUMNS}) FROM STDIN (FORMAT binary)");
     copy_in(&mut *tx, &copy, batch.data()).await?;
     let (ids, _, _) = batch.spans();
     let (new_keys, written): (i64, i64) = sqlx::query_as(MERGE_STAGE)
@@ -322,11 +285,14 @@ async fn merge_staged(tx: &mut PgConnection, batch: &Batch) -> Result<Written> {
     })
 }
 
-async fn copy_in(conn: &mut PgConnection, statement: &str, data: &[u8]) -> sqlx::Result<u64> {
+/// Sends `tuples` as one binary COPY stream.
+async fn copy_in(conn: &mut PgConnection, statement: &str, tuples: &[u8]) -> sqlx::Result<u64> {
     let mut copy = conn.copy_in_raw(statement).await?;
-    for chunk in data.chunks(COPY_CHUNK) {
+    copy.send(COPY_HEADER).await?;
+    for chunk in tuples.chunks(COPY_CHUNK) {
         copy.send(chunk).await?;
     }
+    copy.send(COPY_TRAILER).await?;
     copy.finish().await
 }
 

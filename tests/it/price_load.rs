@@ -770,6 +770,30 @@ SPY,2024-01-11,9
 
 #[tokio::test]
 async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_completes_the_load() {
+    cut_off_load(1, &["2024-01-02", "2024-01-03", "2024-01-04"]).await;
+}
+
+#[tokio::test]
+async fn with_two_streams_a_batch_cut_off_leaves_nothing_while_the_other_sessions_batches_stay() {
+    // The third batch goes to the second session and commits while the second waits.
+    cut_off_load(
+        2,
+        &[
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+            "2024-01-09",
+            "2024-01-10",
+            "2024-01-11",
+        ],
+    )
+    .await;
+}
+
+/// Loads NINE_DAYS in batches of 3 over `streams` sessions, kills the session writing the
+/// second batch once `committed` (the dates of the batches that get through) are stored, and
+/// re-runs the load.
+async fn cut_off_load(streams: usize, committed: &[&str]) {
     let t = TestDatabase::migrated().await;
     let ids = register(t.conn(), &[("SPY", "NYSE"), ("QQQ", "NASDAQ")]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -779,6 +803,7 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
     let options = LoadOptions {
         batch_size: 3,
         key_checks: KeyChecks::PerRow,
+        streams,
         ..LoadOptions::default()
     };
     let mut locker = sqlx::PgConnection::connect(t.url()).await.unwrap();
@@ -794,10 +819,17 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
         tokio::spawn(async move { prices::load_file(&db, &path, &options).await })
     };
     wait_for_blocked_copy(t.conn()).await;
+    for _ in 0..600 {
+        if row_count(t.conn(), "daily_price").await == committed.len() as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     exec(
         t.conn(),
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND query LIKE 'COPY daily_price%'",
+          WHERE datname = current_database() AND query LIKE 'COPY daily_price%'
+            AND wait_event_type = 'Lock'",
     )
     .await;
     let err = loading.await.unwrap().unwrap_err();
@@ -814,8 +846,8 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
     assert_eq!(failed.load_status, LoadStatus::Failed);
     assert_eq!(
         failed.records_loaded,
-        Some(3),
-        "only the first batch committed"
+        Some(committed.len() as i32),
+        "only the batches that committed count"
     );
     assert_eq!(
         strings(
@@ -823,20 +855,21 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
             "SELECT trade_date::text FROM daily_price ORDER BY trade_date"
         )
         .await,
-        ["2024-01-02", "2024-01-03", "2024-01-04"],
+        committed,
         "no part of the cut-off batch is visible"
     );
 
     let rerun = load(t.conn(), &path, &options).await;
 
     assert_eq!(rerun.status, LoadStatus::Success);
+    let kept = committed.len() as u64;
     assert_eq!(
         (
             rerun.records_loaded,
             rerun.records_inserted,
             rerun.records_unchanged
         ),
-        (9, 6, 3)
+        (9, 9 - kept, kept)
     );
     assert_eq!(row_count(t.conn(), "daily_price").await, 9);
     assert_eq!(
@@ -845,8 +878,8 @@ async fn a_batch_cut_off_by_a_lost_connection_leaves_nothing_and_a_rerun_complet
             &format!("SELECT count(*) FROM daily_price WHERE load_id = {load_id}")
         )
         .await,
-        3,
-        "the committed batch keeps the load that wrote it"
+        kept as i64,
+        "the committed batches keep the load that wrote them"
     );
 }
 
@@ -856,8 +889,10 @@ async fn a_batch_refused_by_the_database_fails_the_load_and_a_rerun_completes_it
     register(t.conn(), &[("SPY", "NYSE"), ("QQQ", "NASDAQ")]).await;
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(&dir, "nine.csv", NINE_DAYS);
+    // One session: batches are written in file order, so the one after the refused batch is not.
     let options = LoadOptions {
         batch_size: 3,
+        streams: 1,
         ..LoadOptions::default()
     };
     exec(
@@ -1601,6 +1636,20 @@ async fn out_of_range_sizes_are_refused_before_anything_is_recorded() {
             },
             "max_line_bytes",
         ),
+        (
+            LoadOptions {
+                streams: 0,
+                ..LoadOptions::default()
+            },
+            "streams",
+        ),
+        (
+            LoadOptions {
+                streams: prices::MAX_STREAMS + 1,
+                ..LoadOptions::default()
+            },
+            "streams",
+        ),
     ] {
         let err = prices::load_file(t.conn(), Path::new("unused.csv"), &options)
             .await
@@ -1659,4 +1708,63 @@ async fn cli_out_of_range_numbers_exit_one_with_one_error_line() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert_eq!(stderr.trim_end(), expected, "{args:?}");
     }
+}
+
+/// Every stored price but the load that wrote it, as text, in key order.
+async fn stored_prices(db: &DatabaseConnection) -> Vec<String> {
+    strings(
+        db,
+        "SELECT concat_ws('|', instrument_id, trade_date, open_price, high_price, low_price,
+                          close_price, adj_close_price, volume)
+           FROM daily_price ORDER BY instrument_id, trade_date",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_load_over_several_streams_stores_what_one_stream_does_and_fits_the_pool() {
+    let t = TestDatabase::migrated().await;
+    register(t.conn(), &[("SPY", "NYSE"), ("QQQ", "NASDAQ")]).await;
+    let mut csv = String::from("ticker,trade_date,open,high,low,close,adj_close,volume\n");
+    let mut day = date(2023, 1, 2);
+    for n in 0..400u32 {
+        for ticker in ["SPY", "QQQ"] {
+            let close = 100 + n % 37;
+            csv.push_str(&format!(
+                "{ticker},{day},{close}.25,{}.5,{}.125,{close}.0001,{close},{}\n",
+                close + 1,
+                close - 1,
+                1000 + n
+            ));
+        }
+        day = day.succ_opt().unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "eight_hundred.csv", &csv);
+    let options = |streams| LoadOptions {
+        batch_size: 25,
+        streams,
+        ..LoadOptions::default()
+    };
+
+    let single = load(t.conn(), &path, &options(1)).await;
+    assert_eq!((single.streams, single.records_inserted), (1, 800));
+    let expected = stored_prices(t.conn()).await;
+    assert_eq!(expected.len(), 800);
+    exec(t.conn(), "TRUNCATE daily_price").await;
+
+    let parallel = load(t.conn(), &path, &options(4)).await;
+    assert_eq!((parallel.streams, parallel.records_inserted), (4, 800));
+    assert_eq!(stored_prices(t.conn()).await, expected);
+    let again = load(t.conn(), &path, &options(4)).await;
+    assert_eq!((again.records_unchanged, again.records_inserted), (800, 0));
+
+    // A pool of two keeps one connection for the load's other statements.
+    let mut settings = foresto::Settings::default();
+    settings.pool.max_connections = 2;
+    let small = foresto::db::connect(t.url(), &settings.pool).await.unwrap();
+    exec(t.conn(), "TRUNCATE daily_price").await;
+    let capped = load(&small, &path, &options(4)).await;
+    assert_eq!((capped.streams, capped.records_inserted), (1, 800));
+    assert_eq!(stored_prices(t.conn()).await, expected);
 }
