@@ -63,7 +63,7 @@ use tickers::{Registrar, Resolver};
 use write::Written;
 
 /// Records per batch (and transaction) unless told otherwise.
-pub const DEFAULT_BATCH_SIZE: usize = 100_000;
+pub const DEFAULT_BATCH_SIZE: usize = 25_000;
 
 /// The most records per batch: a batch is held in memory (about 120 bytes a record; up to
 /// [`LoadOptions::streams`] + 3 batches at a time), and one transaction writes it.
