@@ -31,7 +31,7 @@ mod latest;
 mod on_or_before;
 mod prices;
 mod range;
-mod read;
+pub(crate) mod read;
 mod returns;
 
 pub use coverage::{Coverage, load_has_prices, price_coverage};

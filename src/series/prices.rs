@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::range::DateRange;
-use super::read::{self, Cursor, SeriesStream};
+use super::read::{self, Cursor, Plans, SeriesStream};
 use crate::error::Result;
 
 /// One stored daily bar (`daily_price`), prices as stored (`NUMERIC(18,4)`).
@@ -27,15 +27,9 @@ pub struct PriceRow {
 pub(super) const PRICE_COLUMNS: &str = "instrument_id, trade_date, open_price, high_price, \
      low_price, close_price, adj_close_price, volume";
 
-/// $1 instrument ids, $2 first date, $3 last date. The bounds on `trade_date` are plain
-/// parameters, so PostgreSQL scans only the monthly partitions of the range (pruned when it
-/// plans, or when the executor starts for a generic plan).
+/// $1 instrument ids, $2 first date, $3 last date (see the `read` module for its shape).
 fn range_sql() -> String {
-    format!(
-        "SELECT {PRICE_COLUMNS} FROM daily_price
-          WHERE instrument_id = ANY($1) AND trade_date >= $2 AND trade_date <= $3
-          ORDER BY instrument_id, trade_date"
-    )
+    read::per_instrument("daily_price", PRICE_COLUMNS)
 }
 
 /// The stored prices of `instrument_ids` from `range.from` through `range.to` (both included),
@@ -60,7 +54,7 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    read::all(db, &range_sql(), range.bind(instrument_ids)).await
+    read::all(db, &range_sql(), range.bind(instrument_ids), Plans::Generic).await
 }
 
 /// The rows of [`prices()`], in the same order, as a stream read [`super::STREAM_BATCH`] rows per
@@ -89,5 +83,11 @@ where
     if instrument_ids.is_empty() {
         return Ok(read::empty());
     }
-    read::stream(db, Cursor::Prices, &range_sql(), range.bind(instrument_ids)).await
+    read::stream(
+        db,
+        Cursor::Prices,
+        &read::ordered_scan("daily_price", PRICE_COLUMNS),
+        range.bind(instrument_ids),
+    )
+    .await
 }

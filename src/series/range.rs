@@ -24,13 +24,13 @@ pub struct DateRange {
 }
 
 impl DateRange {
-    /// The parameters of a range read: `$1` the instrument ids, `$2` and `$3` the range's ends.
+    /// The parameters of a range read: `$1` the distinct instrument ids (in order), `$2` and `$3`
+    /// the range's ends.
     pub(super) fn bind(self, instrument_ids: &[i64]) -> Vec<Value> {
-        vec![
-            instrument_ids.to_vec().into(),
-            self.from.into(),
-            self.to.into(),
-        ]
+        let mut ids = instrument_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        vec![ids.into(), self.from.into(), self.to.into()]
     }
 
     /// The range from `from` through `to`.

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::range::DateRange;
-use super::read::{self, Cursor, SeriesStream};
+use super::read::{self, Cursor, Plans, SeriesStream};
 use crate::error::Result;
 
 /// One stored daily return (`daily_return`), as fractions (`NUMERIC(12,8)`).
@@ -28,13 +28,14 @@ pub struct ReturnRow {
     pub engine_version: Option<String>,
 }
 
-/// $1 instrument ids, $2 first date, $3 last date; plain parameters on `trade_date`, so only
-/// the range's monthly partitions are scanned.
-const RANGE_SQL: &str = "
-SELECT instrument_id, trade_date, daily_return, log_return, data_quality, engine_version
-  FROM daily_return
- WHERE instrument_id = ANY($1) AND trade_date >= $2 AND trade_date <= $3
- ORDER BY instrument_id, trade_date";
+/// The columns of a [`ReturnRow`].
+const RETURN_COLUMNS: &str =
+    "instrument_id, trade_date, daily_return, log_return, data_quality, engine_version";
+
+/// $1 instrument ids, $2 first date, $3 last date (see the `read` module for its shape).
+fn range_sql() -> String {
+    read::per_instrument("daily_return", RETURN_COLUMNS)
+}
 
 /// The stored returns of `instrument_ids` from `range.from` through `range.to` (both included),
 /// ordered by `(instrument_id, trade_date)`, each with its `data_quality`. An id without returns
@@ -56,7 +57,7 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    read::all(db, RANGE_SQL, range.bind(instrument_ids)).await
+    read::all(db, &range_sql(), range.bind(instrument_ids), Plans::Generic).await
 }
 
 /// The rows of [`returns()`], in the same order, as a stream read through a cursor
@@ -81,5 +82,11 @@ where
     if instrument_ids.is_empty() {
         return Ok(read::empty());
     }
-    read::stream(db, Cursor::Returns, RANGE_SQL, range.bind(instrument_ids)).await
+    read::stream(
+        db,
+        Cursor::Returns,
+        &read::ordered_scan("daily_return", RETURN_COLUMNS),
+        range.bind(instrument_ids),
+    )
+    .await
 }

@@ -2,12 +2,12 @@
 //! run out (from the cache when it has one).
 
 use chrono::NaiveDate;
-use entity::enums::{DataQuality, RebalanceFreq};
-use entity::{daily_return, portfolio_allocation, portfolio_model};
+use entity::enums::RebalanceFreq;
+use entity::{portfolio_allocation, portfolio_model};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, TransactionTrait, Value,
 };
 
 use super::cache::get_or_compute;
@@ -20,6 +20,7 @@ use crate::engine::{
 };
 use crate::error::{Error, Result, ScenarioError, SimulationError};
 use crate::scenarios;
+use crate::series::read::{self, Plans};
 use crate::settings::Settings;
 
 /// A simulation's stored run and what it says about the request's loss limit.
@@ -192,7 +193,8 @@ async fn compute<C: ConnectionTrait>(
         version.weights.sort_by_key(|w| w.instrument_id);
     }
     let instruments = engine::instruments_of(&holdings.versions);
-    let returns = load_returns(db, &instruments, request.start_date, request.end_date).await?;
+    let returns =
+        load_returns_in_transaction(db, &instruments, request.start_date, request.end_date).await?;
     let no_returns = || {
         Error::Simulation(SimulationError::NoReturnsInWindow {
             start_date: request.start_date,
@@ -277,45 +279,79 @@ async fn load_versions<C: ConnectionTrait>(
         .collect())
 }
 
+/// The returns a simulation reads: $1 distinct instrument ids, $2 first date, $3 last date. The
+/// per-instrument shape of the series reads (see `series::read`): one generic plan per
+/// connection that probes each partition's primary key per instrument, so a simulation pays no
+/// planning over hundreds of partitions. `float8` is the nearest double to the stored value
+/// (PostgreSQL converts through the decimal text, as [`to_f64`] does), sent as 8 bytes.
+const RETURNS_SQL: &str = "
+SELECT r.instrument_id, r.trade_date, r.daily_return::float8 AS daily_return
+  FROM unnest($1::bigint[]) AS i(id)
+ CROSS JOIN LATERAL (SELECT instrument_id, trade_date, daily_return FROM daily_return
+                      WHERE instrument_id = i.id AND trade_date >= $2 AND trade_date <= $3
+                        -- A MISSING row holds a placeholder 0, not a return: left out, the
+                        -- engine fills and counts it like any other gap.
+                        AND data_quality IS DISTINCT FROM 'MISSING'
+                     OFFSET 0) AS r";
+
+#[derive(FromQueryResult)]
+struct StoredReturn {
+    instrument_id: i64,
+    trade_date: NaiveDate,
+    daily_return: f64,
+}
+
 /// The `daily_return` rows of `instruments` from `start` through `end` (both included) that a
 /// simulation reads, as the engine's rows: every return except MISSING ones (their stored 0 is
 /// a placeholder; the engine fills and counts them like any other gap), in no particular order.
+/// An id given twice is read once. Read in a transaction (a savepoint of `db`'s) that is rolled
+/// back, so its plan settings end with it.
 ///
 /// # Errors
 /// Database errors.
-pub async fn load_returns<C: ConnectionTrait>(
+pub async fn load_returns<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     instruments: &[i64],
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<ReturnRow>> {
-    let rows: Vec<(i64, NaiveDate, Decimal)> = daily_return::Entity::find()
-        .select_only()
-        .columns([
-            daily_return::Column::InstrumentId,
-            daily_return::Column::TradeDate,
-            daily_return::Column::DailyReturn,
-        ])
-        .filter(daily_return::Column::InstrumentId.is_in(instruments.iter().copied()))
-        .filter(daily_return::Column::TradeDate.between(start, end))
-        // A MISSING row holds a placeholder 0, not a return: leaving it out makes the engine
-        // fill and count it like any other gap.
-        .filter(
-            Condition::any()
-                .add(daily_return::Column::DataQuality.is_null())
-                .add(daily_return::Column::DataQuality.ne(DataQuality::Missing)),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(instrument_id, date, value)| ReturnRow {
-            instrument_id,
-            date,
-            daily_return: to_f64(value),
+    let rows = read::all(
+        db,
+        RETURNS_SQL,
+        returns_values(instruments, start, end),
+        Plans::Generic,
+    );
+    Ok(engine_rows(rows.await?))
+}
+
+/// As [`load_returns`], on the one connection of the cache's transaction.
+async fn load_returns_in_transaction<C: ConnectionTrait>(
+    conn: &C,
+    instruments: &[i64],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<ReturnRow>> {
+    let values = returns_values(instruments, start, end);
+    let rows = read::all_in_transaction(conn, RETURNS_SQL, values, Plans::Generic);
+    Ok(engine_rows(rows.await?))
+}
+
+/// The parameters of [`RETURNS_SQL`].
+fn returns_values(instruments: &[i64], start: NaiveDate, end: NaiveDate) -> Vec<Value> {
+    let mut ids = instruments.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    vec![ids.into(), start.into(), end.into()]
+}
+
+fn engine_rows(rows: Vec<StoredReturn>) -> Vec<ReturnRow> {
+    rows.into_iter()
+        .map(|r| ReturnRow {
+            instrument_id: r.instrument_id,
+            date: r.trade_date,
+            daily_return: r.daily_return,
         })
-        .collect())
+        .collect()
 }
 
 /// The f64 nearest to `value`. (Going through the text form rounds correctly;
