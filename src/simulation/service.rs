@@ -6,8 +6,8 @@ use entity::enums::RebalanceFreq;
 use entity::{portfolio_allocation, portfolio_model};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryResult, QuerySelect, TransactionTrait, Value,
 };
 
 use super::cache::get_or_compute;
@@ -279,26 +279,36 @@ async fn load_versions<C: ConnectionTrait>(
         .collect())
 }
 
-/// The returns a simulation reads: $1 distinct instrument ids, $2 first date, $3 last date. The
-/// per-instrument shape of the series reads (see `series::read`): one generic plan per
-/// connection that probes each partition's primary key per instrument, so a simulation pays no
-/// planning over hundreds of partitions. `float8` is the nearest double to the stored value
-/// (PostgreSQL converts through the decimal text, as [`to_f64`] does), sent as 8 bytes.
-const RETURNS_SQL: &str = "
-SELECT r.instrument_id, r.trade_date, r.daily_return::float8 AS daily_return
-  FROM unnest($1::bigint[]) AS i(id)
- CROSS JOIN LATERAL (SELECT instrument_id, trade_date, daily_return FROM daily_return
-                      WHERE instrument_id = i.id AND trade_date >= $2 AND trade_date <= $3
-                        -- A MISSING row holds a placeholder 0, not a return: left out, the
-                        -- engine fills and counts it like any other gap.
-                        AND data_quality IS DISTINCT FROM 'MISSING'
-                     OFFSET 0) AS r";
+/// The returns a simulation reads from `start` through `end`: $1 distinct instrument ids.
+///
+/// The dates are written into the statement (dates print as plain `YYYY-MM-DD`, nothing to
+/// escape), so PostgreSQL prunes the partitions when it plans, and sqlx's per-connection
+/// statement cache keeps one plan per window: run on its generic plan, a window simulated again
+/// on a connection is not planned again. (With the dates as parameters, the one generic plan
+/// would not know the range and scan every partition's date range.) `float8` is the nearest
+/// double to the stored value (PostgreSQL converts through the decimal text, as [`to_f64`]
+/// does), sent as 8 bytes.
+fn returns_sql(start: NaiveDate, end: NaiveDate) -> String {
+    format!(
+        "SELECT instrument_id, trade_date, daily_return::float8 AS daily_return
+           FROM daily_return
+          WHERE instrument_id = ANY($1) AND trade_date BETWEEN '{start}' AND '{end}'
+            -- A MISSING row holds a placeholder 0, not a return: left out, the engine fills
+            -- and counts it like any other gap.
+            AND data_quality IS DISTINCT FROM 'MISSING'"
+    )
+}
 
-#[derive(FromQueryResult)]
-struct StoredReturn {
-    instrument_id: i64,
-    trade_date: NaiveDate,
-    daily_return: f64,
+/// A row of [`returns_sql`].
+struct StoredReturn(i64, NaiveDate, f64);
+
+impl FromQueryResult for StoredReturn {
+    // By position: the statement is ours, and a read of thousands of rows should not look each
+    // column up by name in every row.
+    fn from_query_result(row: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
+        let (instrument_id, date, daily_return) = row.try_get_many_by_index()?;
+        Ok(Self(instrument_id, date, daily_return))
+    }
 }
 
 /// The `daily_return` rows of `instruments` from `start` through `end` (both included) that a
@@ -315,13 +325,9 @@ pub async fn load_returns<C: ConnectionTrait + TransactionTrait>(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<ReturnRow>> {
-    let rows = read::all(
-        db,
-        RETURNS_SQL,
-        returns_values(instruments, start, end),
-        Plans::Generic,
-    );
-    Ok(engine_rows(rows.await?))
+    let sql = returns_sql(start, end);
+    let rows = read::all(db, &sql, returns_values(instruments), Plans::Generic).await?;
+    Ok(engine_rows(rows))
 }
 
 /// As [`load_returns`], on the one connection of the cache's transaction.
@@ -331,26 +337,29 @@ async fn load_returns_in_transaction<C: ConnectionTrait>(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<ReturnRow>> {
-    let values = returns_values(instruments, start, end);
-    let rows = read::all_in_transaction(conn, RETURNS_SQL, values, Plans::Generic);
-    Ok(engine_rows(rows.await?))
+    let sql = returns_sql(start, end);
+    let values = returns_values(instruments);
+    let rows = read::all_in_transaction(conn, &sql, values, Plans::Generic).await?;
+    Ok(engine_rows(rows))
 }
 
-/// The parameters of [`RETURNS_SQL`].
-fn returns_values(instruments: &[i64], start: NaiveDate, end: NaiveDate) -> Vec<Value> {
+/// The parameters of [`returns_sql`].
+fn returns_values(instruments: &[i64]) -> Vec<Value> {
     let mut ids = instruments.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    vec![ids.into(), start.into(), end.into()]
+    vec![ids.into()]
 }
 
 fn engine_rows(rows: Vec<StoredReturn>) -> Vec<ReturnRow> {
     rows.into_iter()
-        .map(|r| ReturnRow {
-            instrument_id: r.instrument_id,
-            date: r.trade_date,
-            daily_return: r.daily_return,
-        })
+        .map(
+            |StoredReturn(instrument_id, date, daily_return)| ReturnRow {
+                instrument_id,
+                date,
+                daily_return,
+            },
+        )
         .collect()
 }
 
