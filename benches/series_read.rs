@@ -30,14 +30,15 @@
 //! - **exec** and **plan**: `EXPLAIN (ANALYZE, TIMING OFF)` of the literal `SELECT`: the server's
 //!   execution time alone, and its planning time.
 //!
-//! Then where the time goes: once per case, the typed read's parameterised statement is
-//! `PREPARE`d on one connection and run six times, and the seventh run is explained — it shows
-//! whether PostgreSQL's plan cache has switched a pooled connection to the generic plan, and
-//! what that plan costs. Two changes to `foresto::series` are measured in the same rounds,
-//! written here with SeaORM as the library would run them: **custom** (the typed read with
-//! `plan_cache_mode = force_custom_plan` set alongside `jit = off`) and **per-id** (one
-//! `instrument_id = $1` statement per instrument in one transaction, `force_generic_plan`: planned
-//! once per connection, partitions pruned when the executor starts).
+//! Then where the time goes, for the shapes `foresto::series` did not choose: once per case, the
+//! plain `instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3` statement (the typed reads'
+//! shape before their per-instrument one) is `PREPARE`d on one connection and run six times, and
+//! the seventh run is explained — it shows whether PostgreSQL's plan cache has switched a pooled
+//! connection to the generic plan of that shape, and what that plan costs. Two alternatives are
+//! measured in the same rounds, written here with SeaORM as the library would run them:
+//! **custom** (that `ANY` statement with `plan_cache_mode = force_custom_plan` set alongside
+//! `jit = off`: the typed reads before) and **per-id** (one `instrument_id = $1` statement per
+//! instrument in one transaction, `force_generic_plan`).
 //!
 //! Correctness first: every round checks that every read (the typed read, the prepared baseline,
 //! both proposals) returned the baseline's rows — their number, an order-sensitive hash of every
@@ -349,7 +350,8 @@ impl Case {
         )
     }
 
-    /// The typed read's statement as `foresto::series` sends it: $1 ids, $2 and $3 the dates.
+    /// The `ANY` statement the typed reads sent before their per-instrument shape: $1 ids, $2
+    /// and $3 the dates.
     fn parameterised_sql(&self) -> String {
         let (columns, table) = self.columns_and_table();
         format!(
@@ -546,7 +548,7 @@ async fn ours_generic_per_instrument(
     }
 }
 
-/// What PostgreSQL's plan cache does with the typed read's statement on one connection after
+/// What PostgreSQL's plan cache does with the `ANY` statement on one connection after
 /// it ran six times (as on a pooled connection that served the read before): whether the next
 /// run uses the generic plan, and that run's planning and execution time (ms).
 async fn plan_cache_probe(pool: &PgPool, case: &Case) -> anyhow::Result<(bool, f64, f64)> {
@@ -874,9 +876,10 @@ async fn run() -> anyhow::Result<()> {
         n = results.len()
     );
     println!(
-        "\nwhere the time goes. 7th run: the plan PostgreSQL uses for the typed read's statement \
-         once it ran 6 times on a connection (`plan`/`exec` ms of that run). Proposals, measured \
-         in the same rounds: `custom` = the typed read with plan_cache_mode = force_custom_plan; \
+        "\nthe shapes not chosen. 7th run: the plan PostgreSQL uses for the `instrument_id = ANY($1)` \
+         statement once it ran 6 times on a connection (`plan`/`exec` ms of that run). Measured \
+         in the same rounds: `custom` = that statement with plan_cache_mode = force_custom_plan \
+         (the typed reads before); \
          `per-id` = one `instrument_id = $1` statement per instrument, force_generic_plan"
     );
     println!(
