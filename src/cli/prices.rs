@@ -73,7 +73,7 @@ struct LoadArgs {
     /// Longest line accepted, in bytes; a longer line is rejected and the next one read.
     #[arg(long, value_name = "BYTES", default_value_t = prices::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
-    /// Database sessions written on at once (1 to 16; at most the pool size less one).
+    /// Database sessions written on at once (1 to 16; fewer when the pool cannot spare them).
     #[arg(long, default_value_t = prices::DEFAULT_STREAMS)]
     streams: usize,
     #[command(flatten)]

@@ -139,8 +139,9 @@ pub struct LoadOptions {
     /// than the cap fails before creating any.
     pub partitions: PartitionLimits,
     pub key_checks: KeyChecks,
-    /// Sessions written on at once: 1 to [`MAX_STREAMS`], and at most the pool's size less one
-    /// (the load's other statements need a connection too).
+    /// Sessions written on at once: 1 to [`MAX_STREAMS`]. Sessions beyond the first are taken
+    /// only from what the pool can give at once, less one connection kept for the load's other
+    /// statements (see [`LoadReport::streams`] for how many wrote).
     pub streams: usize,
     pub progress: Option<ProgressFn>,
 }
@@ -209,7 +210,7 @@ pub struct LoadReport {
     pub records_unchanged: u64,
     /// Whether foreign keys were checked once per batch rather than per row.
     pub batched_key_checks: bool,
-    /// Sessions the load wrote on at once ([`LoadOptions::streams`], capped by the pool).
+    /// Sessions the load wrote on at once ([`LoadOptions::streams`], fewer on a busy pool).
     pub streams: usize,
     /// The first [`MAX_LISTED_REJECTS`] rejected records, in file order.
     pub rejects: Vec<Reject>,

@@ -31,8 +31,11 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
-    /// Opens up to `wanted` sessions for load `load_id`, leaving one of the pool's connections
-    /// free for the load's other statements (partitions, ticker registration), and at least one.
+    /// Opens up to `wanted` sessions for load `load_id`, and at least one. Sessions beyond the
+    /// first are taken only from what the pool can give at once (idle connections and room to
+    /// open more), leaving one for the load's other statements (partitions, ticker
+    /// registration): a load on a pool busy with other work writes on fewer sessions rather than
+    /// wait for connections.
     pub(crate) async fn open(
         db: &DatabaseConnection,
         load_id: i64,
@@ -40,10 +43,10 @@ impl Streams {
         wanted: usize,
     ) -> Result<Self> {
         let pool = db.get_postgres_connection_pool();
-        let spare = usize::try_from(pool.options().get_max_connections())
-            .unwrap_or(usize::MAX)
-            .saturating_sub(1);
-        let count = wanted.min(spare).max(1);
+        let max = usize::try_from(pool.options().get_max_connections()).unwrap_or(usize::MAX);
+        let open = usize::try_from(pool.size()).unwrap_or(usize::MAX);
+        let available = pool.num_idle() + max.saturating_sub(open);
+        let count = wanted.min(available.saturating_sub(1)).max(1);
 
         let first = Session::open(
             pool.acquire().await?,

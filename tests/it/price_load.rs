@@ -1767,4 +1767,16 @@ async fn a_load_over_several_streams_stores_what_one_stream_does_and_fits_the_po
     let capped = load(&small, &path, &options(4)).await;
     assert_eq!((capped.streams, capped.records_inserted), (1, 800));
     assert_eq!(stored_prices(t.conn()).await, expected);
+
+    // A pool of four, two of them held by other work: the load takes one session and leaves
+    // the last connection free, instead of waiting for the held ones.
+    settings.pool.max_connections = 4;
+    settings.pool.acquire_timeout = Duration::from_secs(2);
+    let busy = foresto::db::connect(t.url(), &settings.pool).await.unwrap();
+    let pool = busy.get_postgres_connection_pool();
+    let held = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+    exec(t.conn(), "TRUNCATE daily_price").await;
+    let shared = load(&busy, &path, &options(4)).await;
+    assert_eq!((shared.streams, shared.records_inserted), (1, 800));
+    drop(held);
 }
