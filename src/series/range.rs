@@ -27,10 +27,11 @@ impl DateRange {
     /// The parameters of a range read: `$1` the distinct instrument ids (in order), `$2` and `$3`
     /// the range's ends.
     pub(super) fn bind(self, instrument_ids: &[i64]) -> Vec<Value> {
-        let mut ids = instrument_ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        vec![ids.into(), self.from.into(), self.to.into()]
+        vec![
+            super::read::distinct_ids(instrument_ids).into(),
+            self.from.into(),
+            self.to.into(),
+        ]
     }
 
     /// The range from `from` through `to`.

@@ -139,13 +139,7 @@ where
 {
     let tx = db.begin().await?;
     tx.execute_unprepared(plans.settings()).await?;
-    let rows = T::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .all(&tx)
-    .await?;
+    let rows = rows_of(&tx, sql, values).await?;
     tx.rollback().await?;
     Ok(rows)
 }
@@ -164,16 +158,28 @@ where
 {
     conn.execute_unprepared(&format!("SAVEPOINT foresto_read; {}", plans.settings()))
         .await?;
-    let rows = T::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .all(conn)
-    .await;
+    let rows = rows_of(conn, sql, values).await;
     conn.execute_unprepared("ROLLBACK TO SAVEPOINT foresto_read; RELEASE SAVEPOINT foresto_read")
         .await?;
-    Ok(rows?)
+    rows
+}
+
+/// Every row of `sql` with `values` for its parameters, as sent on `conn`.
+async fn rows_of<C, T>(conn: &C, sql: &str, values: Vec<Value>) -> Result<Vec<T>>
+where
+    C: ConnectionTrait,
+    T: FromQueryResult,
+{
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    Ok(T::find_by_statement(statement).all(conn).await?)
+}
+
+/// `ids` in order, each once: the `$1` of a range read.
+pub(crate) fn distinct_ids(ids: &[i64]) -> Vec<i64> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// The rows of `sql` (with `values` for its parameters) as a stream: `cursor` declared in a

@@ -345,10 +345,7 @@ async fn load_returns_in_transaction<C: ConnectionTrait>(
 
 /// The parameters of [`returns_sql`].
 fn returns_values(instruments: &[i64]) -> Vec<Value> {
-    let mut ids = instruments.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    vec![ids.into()]
+    vec![read::distinct_ids(instruments).into()]
 }
 
 fn engine_rows(rows: Vec<StoredReturn>) -> Vec<ReturnRow> {

@@ -1154,6 +1154,25 @@ SPY,2024-01-03,16
     assert_eq!(made, expected, "partitions only for months in the window");
 }
 
+/// The load id of a load refused for its partition cap, and what the refusal names: parent,
+/// first and last month, partitions needed, cap.
+fn refused_for_partitions(err: &Error) -> (i64, (Parent, NaiveDate, NaiveDate, u32, u32)) {
+    let Error::Ingest(IngestError::LoadFailed { load_id, source }) = err else {
+        panic!("{err}");
+    };
+    let Error::Partition(PartitionError::TooManyPartitions {
+        parent,
+        first,
+        last,
+        count,
+        cap,
+    }) = &**source
+    else {
+        panic!("{source}");
+    };
+    (*load_id, (*parent, *first, *last, *count, *cap))
+}
+
 #[tokio::test]
 async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_creating_any() {
     let t = TestDatabase::migrated().await;
@@ -1181,22 +1200,10 @@ async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_crea
         .await
         .unwrap_err();
 
-    let Error::Ingest(IngestError::LoadFailed { load_id, source }) = &err else {
-        panic!("{err}");
-    };
-    let Error::Partition(PartitionError::TooManyPartitions {
-        parent,
-        first,
-        last,
-        count,
-        cap,
-    }) = &**source
-    else {
-        panic!("{source}");
-    };
+    let (load_id, refused) = refused_for_partitions(&err);
     let last_month = *inside.last().unwrap();
     assert_eq!(
-        (*parent, *first, *last, *count, *cap),
+        refused,
         (Parent::DailyPrice, date(1900, 1, 1), last_month, new, 600)
     );
     let message = err.to_string();
@@ -1210,7 +1217,7 @@ async fn a_load_that_would_create_more_partitions_than_its_cap_fails_before_crea
     );
     assert_eq!(partitions_of(t.conn(), "daily_price").await, before);
     assert_eq!(row_count(t.conn(), "daily_price").await, 0);
-    let row = load_history::get(t.conn(), *load_id).await.unwrap();
+    let row = load_history::get(t.conn(), load_id).await.unwrap();
     assert_eq!(row.load_status, LoadStatus::Failed);
     assert_eq!(
         row.records_failed,
@@ -1249,21 +1256,9 @@ async fn a_load_over_its_cap_writes_nothing(tickers: &[&str], text: &str, loaded
         .await
         .unwrap_err();
 
-    let Error::Ingest(IngestError::LoadFailed { load_id, source }) = &err else {
-        panic!("{err}");
-    };
-    let Error::Partition(PartitionError::TooManyPartitions {
-        parent,
-        first,
-        last,
-        count,
-        cap,
-    }) = &**source
-    else {
-        panic!("{source}");
-    };
+    let (load_id, refused) = refused_for_partitions(&err);
     assert_eq!(
-        (*parent, *first, *last, *count, *cap),
+        refused,
         (Parent::DailyPrice, date(1990, 1, 1), date(1995, 7, 1), 3, 2),
         "the span of the whole file, not of the batch that went over"
     );
@@ -1280,7 +1275,7 @@ async fn a_load_over_its_cap_writes_nothing(tickers: &[&str], text: &str, loaded
         before,
         "no partition created"
     );
-    let row = load_history::get(t.conn(), *load_id).await.unwrap();
+    let row = load_history::get(t.conn(), load_id).await.unwrap();
     assert_eq!(
         (
             row.load_status,
