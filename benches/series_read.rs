@@ -18,7 +18,8 @@
 //! Cases, per data set (ranges clipped to the data): one instrument over 2024; one instrument
 //! over its full history; a 10-instrument panel over 2016–2025; and the simulation's shape,
 //! returns of 5 instruments over 2006–2025. Each case measures, interleaved (the order rotating
-//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 31), medians printed:
+//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 31; a case of fewer than 2,500 rows
+//! gets 5,000 / rows times as many, up to 10 times), medians printed:
 //!
 //! - **baseline**: the same `SELECT` with literal ids and dates through sqlx (unnamed statement:
 //!   parsed and planned on every call, as a one-off hand-written query is), decoded into tuples;
@@ -28,20 +29,21 @@
 //!   and the transfer cost, without the client's decoding);
 //! - **ours**: the typed read, from the call to the `Vec` of typed rows;
 //! - **exec** and **plan**: `EXPLAIN (ANALYZE, TIMING OFF)` of the literal `SELECT`: the server's
-//!   execution time alone, and its planning time.
+//!   execution time alone, and its planning time;
+//! - **fn exec**: the same `EXPLAIN` of the range function the typed read calls, its plan
+//!   cached: the server's whole share of the typed read.
 //!
 //! Then where the time goes, for the shapes `foresto::series` did not choose: once per case, the
-//! plain `instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3` statement (the typed reads'
-//! shape before their per-instrument one) is `PREPARE`d on one connection and run six times, and
-//! the seventh run is explained — it shows whether PostgreSQL's plan cache has switched a pooled
-//! connection to the generic plan of that shape, and what that plan costs. Two alternatives are
-//! measured in the same rounds, written here with SeaORM as the library would run them:
-//! **custom** (that `ANY` statement with `plan_cache_mode = force_custom_plan` set alongside
-//! `jit = off`: the typed reads before) and **per-id** (one `instrument_id = $1` statement per
-//! instrument in one transaction, `force_generic_plan`).
+//! plain `instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3` statement is `PREPARE`d on
+//! one connection and run six times, and the seventh run is explained — it shows whether
+//! PostgreSQL's plan cache has switched a pooled connection to the generic plan of that shape,
+//! and what that plan costs. And **before**, measured in the same rounds: the typed read as it
+//! ran until the range functions (`daily_price_range`, `daily_return_range`) replaced it — the
+//! functions' per-instrument query sent as a statement of its own, on its generic plan, in a
+//! transaction that sets `jit` and `plan_cache_mode` first (four round trips).
 //!
 //! Correctness first: every round checks that every read (the typed read, the prepared baseline,
-//! both proposals) returned the baseline's rows — their number, an order-sensitive hash of every
+//! before) returned the baseline's rows — their number, an order-sensitive hash of every
 //! column, and the sum of close prices or returns — and that `fetch` and `EXPLAIN` saw as many
 //! rows; it panics otherwise.
 //!
@@ -337,6 +339,21 @@ impl Case {
         }
     }
 
+    /// The schema's range function that the typed read calls, with literal ids and dates.
+    fn function_sql(&self) -> String {
+        let ids: Vec<String> = self.ids.iter().map(i64::to_string).collect();
+        let function = match self.table {
+            Table::Prices => "daily_price_range",
+            Table::Returns => "daily_return_range",
+        };
+        format!(
+            "SELECT * FROM {function}('{{{}}}', '{}', '{}')",
+            ids.join(","),
+            self.range.from,
+            self.range.to
+        )
+    }
+
     /// The hand-written `SELECT`: literal ids and dates.
     fn literal_sql(&self) -> String {
         let ids: Vec<String> = self.ids.iter().map(i64::to_string).collect();
@@ -454,69 +471,30 @@ async fn ours(db: &DatabaseConnection, case: &Case) -> anyhow::Result<(Duration,
     }
 }
 
-/// A proposed change, measured: the typed read as `foresto::series` runs it (a transaction, JIT
-/// off, the same parameterised statement through SeaORM), with `plan_cache_mode` set to
-/// `force_custom_plan` in the same `set_config` statement, so that PostgreSQL never switches the
-/// connection's prepared statement to a generic plan.
-async fn ours_custom_plans(
-    db: &DatabaseConnection,
-    case: &Case,
-) -> anyhow::Result<(Duration, Digest)> {
-    // A comment keeps sqlx's per-connection statement cache apart from the library's statement.
-    let sql = format!("{} /* force_custom_plan */", case.parameterised_sql());
-    let values: Vec<sea_orm::Value> = vec![
-        case.ids.clone().into(),
-        case.range.from.into(),
-        case.range.to.into(),
-    ];
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-    let started = Instant::now();
-    let tx = db.begin().await?;
-    tx.execute_unprepared(
-        "SELECT set_config('jit', 'off', true), \
-                set_config('plan_cache_mode', 'force_custom_plan', true)",
-    )
-    .await?;
-    match case.table {
-        Table::Prices => {
-            let rows = PriceRow::find_by_statement(statement).all(&tx).await?;
-            tx.commit().await?;
-            let took = started.elapsed();
-            let rows: Vec<PriceTuple> = rows.into_iter().map(price_tuple).collect();
-            Ok((took, digest(&rows, |r| r.5)))
-        }
-        Table::Returns => {
-            let rows = ReturnRow::find_by_statement(statement).all(&tx).await?;
-            tx.commit().await?;
-            let took = started.elapsed();
-            let rows: Vec<ReturnTuple> = rows.into_iter().map(return_tuple).collect();
-            Ok((took, digest(&rows, |r| r.2)))
-        }
-    }
-}
-
-/// A second proposed change, measured: one statement per instrument, `instrument_id = $1` (ids
-/// sorted and deduplicated, so the rows come in the same order), all in one transaction with JIT
-/// off and `plan_cache_mode = force_generic_plan`: each connection plans the statement once and
-/// then only prunes partitions when the executor starts, and an equality on `instrument_id`
-/// keeps the generic plan on the primary key.
-async fn ours_generic_per_instrument(
-    db: &DatabaseConnection,
-    case: &Case,
-) -> anyhow::Result<(Duration, Digest)> {
+/// The typed read as it ran before the range functions: their per-instrument query as a
+/// statement of its own (prepared once per connection by sqlx), on its generic plan, in a
+/// transaction with JIT off, decoded by SeaORM into the same typed rows.
+async fn before(db: &DatabaseConnection, case: &Case) -> anyhow::Result<(Duration, Digest)> {
     let (columns, table) = case.columns_and_table();
+    let columns: Vec<String> = columns
+        .split(',')
+        .map(|c| format!("r.{}", c.trim()))
+        .collect();
     let sql = format!(
-        "SELECT {columns} FROM {table} WHERE instrument_id = $1 \
-         AND trade_date >= $2 AND trade_date <= $3 ORDER BY trade_date"
+        "SELECT {} FROM unnest($1::bigint[]) AS i(id)
+           CROSS JOIN LATERAL (SELECT * FROM {table}
+                                WHERE instrument_id = i.id
+                                  AND trade_date >= $2 AND trade_date <= $3
+                               OFFSET 0) AS r
+          ORDER BY r.instrument_id, r.trade_date",
+        columns.join(", ")
     );
     let mut ids = case.ids.clone();
     ids.sort_unstable();
     ids.dedup();
-    let statement = |id: i64| {
-        let values: Vec<sea_orm::Value> =
-            vec![id.into(), case.range.from.into(), case.range.to.into()];
-        Statement::from_sql_and_values(DbBackend::Postgres, sql.as_str(), values)
-    };
+    let values: Vec<sea_orm::Value> =
+        vec![ids.into(), case.range.from.into(), case.range.to.into()];
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     let started = Instant::now();
     let tx = db.begin().await?;
     tx.execute_unprepared(
@@ -526,21 +504,15 @@ async fn ours_generic_per_instrument(
     .await?;
     match case.table {
         Table::Prices => {
-            let mut rows = Vec::new();
-            for &id in &ids {
-                rows.extend(PriceRow::find_by_statement(statement(id)).all(&tx).await?);
-            }
-            tx.commit().await?;
+            let rows = PriceRow::find_by_statement(statement).all(&tx).await?;
+            tx.rollback().await?;
             let took = started.elapsed();
             let rows: Vec<PriceTuple> = rows.into_iter().map(price_tuple).collect();
             Ok((took, digest(&rows, |r| r.5)))
         }
         Table::Returns => {
-            let mut rows = Vec::new();
-            for &id in &ids {
-                rows.extend(ReturnRow::find_by_statement(statement(id)).all(&tx).await?);
-            }
-            tx.commit().await?;
+            let rows = ReturnRow::find_by_statement(statement).all(&tx).await?;
+            tx.rollback().await?;
             let took = started.elapsed();
             let rows: Vec<ReturnTuple> = rows.into_iter().map(return_tuple).collect();
             Ok((took, digest(&rows, |r| r.2)))
@@ -660,10 +632,11 @@ struct Measured {
     ours: f64,
     exec: f64,
     plan: f64,
-    /// [`ours_custom_plans`].
-    custom: f64,
-    /// [`ours_generic_per_instrument`].
-    generic: f64,
+    /// [`before`].
+    before: f64,
+    /// Execution of the range function the typed read calls (`EXPLAIN ANALYZE`), its plan
+    /// cached: the server's whole share of the typed read.
+    function_exec: f64,
     /// [`plan_cache_probe`].
     probe: (bool, f64, f64),
 }
@@ -689,10 +662,13 @@ async fn measure(
         case.name
     );
     let mut times: [Vec<f64>; 8] = Default::default();
+    // Short reads get more rounds: a millisecond read over 31 rounds is at the mercy of one
+    // disturbance.
+    let rounds = rounds * (5000 / expected.rows).clamp(1, 10);
     for round in 0..WARM_UP + rounds {
-        for step in 0..7 {
+        for step in 0..6 {
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            match (step + round) % 7 {
+            match (step + round) % 6 {
                 0 => {
                     let (took, got) = hand_written(pool, case, &sql, false).await?;
                     assert_eq!(
@@ -722,20 +698,18 @@ async fn measure(
                     times[3].push(ms(took));
                 }
                 4 => {
-                    let (took, got) = ours_custom_plans(db, case).await?;
-                    assert_eq!(got, expected, "{}: the proposal differs", case.name);
+                    let (took, got) = before(db, case).await?;
+                    assert_eq!(got, expected, "{}: the read before differs", case.name);
                     times[6].push(ms(took));
-                }
-                5 => {
-                    let (took, got) = ours_generic_per_instrument(db, case).await?;
-                    assert_eq!(got, expected, "{}: the second proposal differs", case.name);
-                    times[7].push(ms(took));
                 }
                 _ => {
                     let (plan, exec, rows) = explain(pool, &sql).await?;
                     assert_eq!(rows, expected.rows, "{}: EXPLAIN ANALYZE rows", case.name);
                     times[4].push(exec);
                     times[5].push(plan);
+                    let (_, function_exec, rows) = explain(pool, &case.function_sql()).await?;
+                    assert_eq!(rows, expected.rows, "{}: the function's rows", case.name);
+                    times[7].push(function_exec);
                 }
             }
         }
@@ -745,7 +719,16 @@ async fn measure(
             }
         }
     }
-    let [baseline, prepared, fetch, ours, exec, plan, custom, generic] = times.map(median);
+    let [
+        baseline,
+        prepared,
+        fetch,
+        ours,
+        exec,
+        plan,
+        before,
+        function_exec,
+    ] = times.map(median);
     let probe = plan_cache_probe(pool, case).await?;
     Ok(Measured {
         set: shape.label,
@@ -758,8 +741,8 @@ async fn measure(
         ours,
         exec,
         plan,
-        custom,
-        generic,
+        before,
+        function_exec,
         probe,
     })
 }
@@ -822,7 +805,9 @@ async fn run() -> anyhow::Result<()> {
         loaded.db.close().await?;
     }
 
-    println!("\nseries_read: median of {rounds} interleaved rounds after {WARM_UP} warm-ups");
+    println!(
+        "\nseries_read: median of {rounds} interleaved rounds (short reads more) after {WARM_UP} warm-ups"
+    );
     for (label, prices, returns, partitions) in &sets {
         println!(
             "  data set {label}: {prices} price rows, {returns} return rows, \
@@ -830,7 +815,7 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     println!(
-        "\n{:<28} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
+        "\n{:<28} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8}",
         "case",
         "parts",
         "rows",
@@ -841,11 +826,12 @@ async fn run() -> anyhow::Result<()> {
         "ours/base",
         "exec ms",
         "ours/exec",
-        "plan ms"
+        "plan ms",
+        "fn exec"
     );
     for m in &results {
         println!(
-            "{:<28} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}x {:>8.2} {:>8.2}x {:>8.2}",
+            "{:<28} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}x {:>8.2} {:>8.2}x {:>8.2} {:>8.2}",
             m.case,
             m.partitions,
             m.rows,
@@ -856,7 +842,8 @@ async fn run() -> anyhow::Result<()> {
             m.ours / m.baseline,
             m.exec,
             m.ours / m.exec,
-            m.plan
+            m.plan,
+            m.function_exec
         );
     }
     let met = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -878,39 +865,34 @@ async fn run() -> anyhow::Result<()> {
     println!(
         "\nthe shapes not chosen. 7th run: the plan PostgreSQL uses for the `instrument_id = ANY($1)` \
          statement once it ran 6 times on a connection (`plan`/`exec` ms of that run). Measured \
-         in the same rounds: `custom` = that statement with plan_cache_mode = force_custom_plan \
-         (the typed reads before); \
-         `per-id` = one `instrument_id = $1` statement per instrument, force_generic_plan"
+         in the same rounds: `before` = the typed read before the range functions (their query \
+         as a statement of its own, generic plan, in a transaction: four round trips)"
     );
     println!(
-        "{:<28} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11} {:>9} {:>11} {:>11}",
+        "{:<28} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11} {:>11}",
         "case",
         "parts",
         "ours ms",
         "7th run",
         "plan ms",
         "exec ms",
-        "custom ms",
-        "custom/base",
-        "per-id ms",
-        "per-id/base",
-        "per-id/exec"
+        "before ms",
+        "before/base",
+        "ours/before"
     );
     for m in &results {
         let (generic, plan, exec) = m.probe;
         println!(
-            "{:<28} {:>5} {:>8.2} {:>8} {:>8.2} {:>8.2} {:>9.2} {:>10.2}x {:>9.2} {:>10.2}x {:>10.2}x",
+            "{:<28} {:>5} {:>8.2} {:>8} {:>8.2} {:>8.2} {:>9.2} {:>10.2}x {:>10.2}x",
             m.case,
             m.partitions,
             m.ours,
             if generic { "generic" } else { "custom" },
             plan,
             exec,
-            m.custom,
-            m.custom / m.baseline,
-            m.generic,
-            m.generic / m.baseline,
-            m.generic / m.exec
+            m.before,
+            m.before / m.baseline,
+            m.ours / m.before
         );
     }
     // Flatness: the same case, same rows, on both data sets.

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20260115_000006_partitions"),
     sql_migration!("m20260115_000007_seed"),
     sql_migration!("m20261201_000001_create_simulation_run_instrument"),
+    sql_migration!("m20261208_000001_series_read_functions"),
 ];
 
 #[async_trait::async_trait]

@@ -5,7 +5,7 @@ use chrono::{Days, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
-use super::read::{self, Plans};
+use super::read;
 use crate::error::Result;
 
 /// The days back from today that [`latest_dates`] looks in first.
@@ -89,7 +89,6 @@ where
         db,
         SQL,
         vec![instrument_ids.to_vec().into(), recent_from.into()],
-        Plans::Custom,
     )
     .await
 }

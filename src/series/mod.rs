@@ -40,4 +40,5 @@ pub use on_or_before::{LOOKBACK_DAYS, price_on_or_before};
 pub use prices::{PriceRow, price_stream, prices};
 pub use range::{DateRange, EARLIEST_DATE};
 pub use read::{STREAM_BATCH, SeriesStream};
+pub(crate) use returns::RETURN_SCALE;
 pub use returns::{ReturnRow, return_stream, returns};

@@ -329,6 +329,27 @@ async fn weight_trigger_is_a_deferred_constraint_trigger_and_function_signature_
 }
 
 #[tokio::test]
+async fn range_read_functions_are_stable_with_generic_plans_and_no_jit() {
+    let t = TestDatabase::migrated().await;
+    let functions = strings(
+        t.conn(),
+        "SELECT p.oid::regprocedure || ' ' || p.provolatile::text || ' ' || array_to_string(p.proconfig, ';')
+           FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace AND p.proname IN ('daily_price_range', 'daily_return_range')
+          ORDER BY 1",
+    )
+    .await;
+    let config = r#"plan_cache_mode=force_generic_plan;jit=off;search_path="$user", public"#;
+    assert_eq!(
+        functions,
+        [
+            format!("daily_price_range(bigint[],date,date) s {config}"),
+            format!("daily_return_range(bigint[],date,date) s {config}"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn seed_rows_are_exact() {
     let t = TestDatabase::migrated().await;
     let disclaimer = "본 시나리오는 교육 목적의 학습 자료이며, 투자 권유가 아닙니다. 과거 데이터 기반 참고치이며 미래 성과를 보장하지 않습니다.";

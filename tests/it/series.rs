@@ -18,17 +18,21 @@ use foresto::series::{
     self, DateRange, EARLIEST_DATE, LatestDates, PriceRow, RECENT_DAYS, ReturnRow, STREAM_BATCH,
 };
 use foresto::settings::PoolSettings;
+use foresto::simulation::service::load_returns;
 use foresto::testing::{TestServer, TestServerOptions};
 use foresto::{Error, Settings, instruments};
 use futures_util::{StreamExt, TryStreamExt};
 use rust_decimal::Decimal;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, Statement, TransactionError, TransactionOptions,
-    TransactionSession, TransactionTrait,
+    ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
+    TransactionOptions, TransactionSession, TransactionTrait,
 };
 
-use crate::support::{TestDatabase, count, date, exec, instrument_id, invalid_input};
+use crate::support::{
+    Capture, Notices, TestDatabase, capture, count, date, exec, instrument_id, invalid_input,
+    strings,
+};
 
 /// AAA: a full bar and bars with a close only, from 31 January to 1 March 2024 with a gap of
 /// three weeks in February; BBB: 30 June 2023, then 1–2 February 2024; OLD: one price on
@@ -520,7 +524,7 @@ async fn a_stream_dropped_early_gives_its_connection_back() {
 /// instruments over five years, the plan each read used is explained on its own connection and
 /// no scan may drop a row it read.
 #[tokio::test]
-async fn repeated_reads_run_one_cached_plan_that_reads_only_the_requested_rows() {
+async fn range_reads_run_a_generic_plan_pruned_when_it_starts_that_reads_only_the_asked_rows() {
     let t = TestDatabase::migrated().await;
     exec(
         t.conn(),
@@ -539,79 +543,169 @@ async fn repeated_reads_run_one_cached_plan_that_reads_only_the_requested_rows()
         instrument_id(&t, "P7").await,
         instrument_id(&t, "P150").await,
     ];
-    let pool = PoolSettings {
-        max_connections: 1,
-        ..PoolSettings::default()
-    };
-    let db = foresto::db::connect(t.url(), &pool).await.unwrap();
+    let (_capture, db) = Explaining::connect(&t).await;
     let whole = range(date(2020, 1, 1), date(2024, 12, 31));
-    for _ in 0..8 {
-        assert_eq!(
-            series::prices(&db, &ids, whole).await.unwrap().len(),
-            2 * 1305
-        );
-        assert_eq!(
-            series::returns(&db, &ids, whole).await.unwrap().len(),
-            2 * 1305
-        );
-    }
-
-    let statements = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements
-              WHERE statement ~ 'FROM daily_(price|return)'",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        statements.len(),
-        2,
-        "one prepared statement per kind of read"
-    );
-    for statement in statements {
-        let name: String = statement.try_get("", "name").unwrap();
-        let generic: i64 = statement.try_get("", "generic_plans").unwrap();
-        let custom: i64 = statement.try_get("", "custom_plans").unwrap();
-        assert_eq!(
-            (generic, custom),
-            (8, 0),
-            "{name}: planned once, run eight times"
-        );
-
-        let tx = db.begin().await.unwrap();
-        tx.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-            .await
-            .unwrap();
-        let explained = tx
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name}('{{{},{}}}', '2023-01-01', '2023-12-31')",
-                    ids[0], ids[1]
-                ),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        tx.commit().await.unwrap();
-        let json: serde_json::Value = explained.try_get("", "QUERY PLAN").unwrap();
-        let plan = &json[0]["Plan"];
-        assert_eq!(plan["Actual Rows"], 2 * 260, "{name}: {plan}");
-        assert_eq!(removed_by_filter(plan), 0, "{name} read other rows: {plan}");
+    let year = range(date(2023, 1, 1), date(2023, 12, 31));
+    let months_of_2023 = |table: &str| -> BTreeSet<String> {
+        (1..=12).map(|m| format!("{table}_2023{m:02}")).collect()
+    };
+    // Alternating ranges on the same connections: the one plan each function has cached serves
+    // both, pruned to the range's partitions when it starts.
+    for _ in 0..4 {
+        for (range, rows) in [(whole, 2 * 1305), (year, 2 * 260)] {
+            assert_eq!(series::prices(&db, &ids, range).await.unwrap().len(), rows);
+            assert_eq!(series::returns(&db, &ids, range).await.unwrap().len(), rows);
+            let simulated = load_returns(&db, &ids, range.from, range.to).await.unwrap();
+            assert_eq!(simulated.len(), rows);
+        }
+        let plans = db.take();
+        assert_eq!(plans.len(), 6, "{plans:?}");
+        for plan in &plans {
+            assert_eq!(plan.filtered, 0, "read other rows: {plan:?}");
+            assert!(
+                plan.pruned_at_start > 0,
+                "not a generic plan pruned when it started: {plan:?}"
+            );
+        }
+        for (plan, table) in plans[3..]
+            .iter()
+            .zip(["daily_price", "daily_return", "daily_return"])
+        {
+            assert_eq!(plan.scanned, months_of_2023(table), "{plan:?}");
+        }
     }
 }
 
-/// Rows the scans under `node` read and then dropped.
-fn removed_by_filter(node: &serde_json::Value) -> u64 {
-    node["Rows Removed by Filter"].as_u64().unwrap_or(0)
-        + node["Rows Removed by Index Recheck"].as_u64().unwrap_or(0)
-        + node["Plans"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(removed_by_filter)
-            .sum::<u64>()
+/// The range functions read per instrument, or scan the range once when the ids are a large
+/// share of the instruments a month holds; both return exactly the rows asked for, and the
+/// reads hand them out in order either way.
+#[tokio::test]
+async fn per_instrument_and_scanning_reads_return_the_same_rows() {
+    let t = TestDatabase::migrated().await;
+    exec(
+        t.conn(),
+        "INSERT INTO instrument_master (instrument_type, ticker, exchange)
+         SELECT 'ETF', 'S' || n, 'NYSE' FROM generate_series(1, 12) n;
+         INSERT INTO daily_price (instrument_id, trade_date, close_price)
+         SELECT instrument_id, d, 100 + instrument_id + extract(doy FROM d)
+           FROM instrument_master,
+                generate_series(DATE '2023-01-01', DATE '2024-12-31', INTERVAL '1 day') d
+          WHERE extract(isodow FROM d) < 6 ORDER BY d, instrument_id;
+         INSERT INTO daily_return (instrument_id, trade_date, daily_return)
+         SELECT instrument_id, trade_date, close_price / 100000 FROM daily_price;
+         ANALYZE daily_price; ANALYZE daily_return;",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 1..=12 {
+        ids.push(instrument_id(&t, &format!("S{n}")).await);
+    }
+    let (_capture, db) = Explaining::connect(&t).await;
+    let year = range(date(2024, 1, 1), date(2024, 12, 31));
+    // 12 instruments × 21–23 days a month: 2 ids read per instrument, 6 scan.
+    for (asked, scans) in [(vec![ids[7], ids[2]], false), (ids[..6].to_vec(), true)] {
+        let mut sorted = asked.clone();
+        sorted.sort_unstable();
+        let list = sorted
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let expected = strings(
+            t.conn(),
+            &format!(
+                "SELECT instrument_id || ' ' || trade_date || ' ' || close_price FROM daily_price
+                  WHERE instrument_id IN ({list}) AND trade_date BETWEEN '2024-01-01' AND '2024-12-31'
+                  ORDER BY instrument_id, trade_date"
+            ),
+        )
+        .await;
+        let prices = series::prices(&db, &asked, year).await.unwrap();
+        let read: Vec<String> = prices
+            .iter()
+            .map(|p| format!("{} {} {}", p.instrument_id, p.trade_date, p.close_price))
+            .collect();
+        assert_eq!(read, expected, "scan: {scans}");
+        let returns = series::returns(&db, &asked, year).await.unwrap();
+        assert_eq!(
+            returns
+                .iter()
+                .map(|r| (r.instrument_id, r.trade_date))
+                .collect::<Vec<_>>(),
+            prices
+                .iter()
+                .map(|p| (p.instrument_id, p.trade_date))
+                .collect::<Vec<_>>()
+        );
+        let plans = db.take();
+        assert_eq!(plans.len(), 2);
+        for plan in plans {
+            let queries = if scans { 1 } else { asked.len() };
+            assert_eq!(plan.reads, queries, "{plan:?}");
+            assert_eq!(plan.scanned.len(), 12, "{plan:?}");
+        }
+    }
+}
+
+/// The price and return values the reads hand out are the stored ones, digit for digit and
+/// with the column's scale, at both ends of what the columns hold.
+#[tokio::test]
+async fn read_values_are_exactly_the_stored_ones_at_the_columns_limits() {
+    let t = TestDatabase::migrated().await;
+    exec(
+        t.conn(),
+        "INSERT INTO instrument_master (instrument_type, ticker, exchange) VALUES ('ETF', 'X', 'NYSE');
+         INSERT INTO daily_price (instrument_id, trade_date, open_price, high_price, low_price,
+                                  close_price, adj_close_price, volume)
+         SELECT instrument_id, d, v, -v, 0.0001, v, NULL, 9223372036854775807
+           FROM instrument_master,
+                (VALUES (DATE '2024-01-02', 99999999999999.9999),
+                        (DATE '2024-01-03', 1.5),
+                        (DATE '2024-01-04', 0)) AS x(d, v);
+         INSERT INTO daily_return (instrument_id, trade_date, daily_return, log_return,
+                                   data_quality, engine_version)
+         SELECT instrument_id, d, v, -v, 'IMPUTED', '1.0.0'
+           FROM instrument_master,
+                (VALUES (DATE '2024-01-02', 9999.99999999),
+                        (DATE '2024-01-03', -0.00000001),
+                        (DATE '2024-01-04', 0)) AS x(d, v);",
+    )
+    .await;
+    let id = instrument_id(&t, "X").await;
+    let january = range(date(2024, 1, 1), date(2024, 1, 31));
+    let stored = |column: &str, table: &str| {
+        format!("SELECT coalesce({column}::text, 'NULL') FROM {table} ORDER BY trade_date")
+    };
+    let text = |v: Option<Decimal>| v.map_or("NULL".to_owned(), |v| v.to_string());
+
+    let prices = series::prices(t.conn(), &[id], january).await.unwrap();
+    let read = |f: fn(&PriceRow) -> Option<Decimal>| prices.iter().map(f).map(text).collect();
+    let columns: [(&str, Vec<String>); 5] = [
+        ("open_price", read(|p| p.open_price)),
+        ("high_price", read(|p| p.high_price)),
+        ("low_price", read(|p| p.low_price)),
+        ("close_price", read(|p| Some(p.close_price))),
+        ("adj_close_price", read(|p| p.adj_close_price)),
+    ];
+    for (column, values) in columns {
+        let sql = stored(column, "daily_price");
+        assert_eq!(values, strings(t.conn(), &sql).await, "{column}");
+    }
+    assert!(prices.iter().all(|p| p.volume == Some(i64::MAX)));
+
+    let returns = series::returns(t.conn(), &[id], january).await.unwrap();
+    let read = |f: fn(&ReturnRow) -> Option<Decimal>| returns.iter().map(f).map(text).collect();
+    let columns: [(&str, Vec<String>); 2] = [
+        ("daily_return", read(|r| Some(r.daily_return))),
+        ("log_return", read(|r| r.log_return)),
+    ];
+    for (column, values) in columns {
+        let sql = stored(column, "daily_return");
+        assert_eq!(values, strings(t.conn(), &sql).await, "{column}");
+    }
+    assert!(returns.iter().all(|r| {
+        r.data_quality == Some(DataQuality::Imputed) && r.engine_version.as_deref() == Some("1.0.0")
+    }));
 }
 
 #[tokio::test]
@@ -742,7 +836,7 @@ async fn each_read_scans_only_the_partitions_of_its_dates() {
     )
     .await;
     let new = instrument_id(&t, "NEW").await;
-    let db = Explaining::new(t.conn().clone());
+    let (_capture, db) = Explaining::connect(&t).await;
 
     let rows = series::prices(&db, &[ids.aaa, ids.bbb], february())
         .await
@@ -921,7 +1015,7 @@ async fn on_the_bundled_real_prices() {
     );
 
     // A year of the crisis reads that year's twelve partitions, of the hundreds the file needed.
-    let explaining = Explaining::new(db.clone());
+    let (_capture, explaining) = Explaining::connect(&t).await;
     let year = series::prices(
         &explaining,
         &loaded,
@@ -1030,16 +1124,23 @@ async fn through_a_read_replica() {
     drop(replica);
 }
 
-// --- EXPLAIN of what the library sends ---------------------------------------------------------
+// --- Plans of what the library runs --------------------------------------------------------------
 
-/// What one statement's plan reads.
-#[derive(Debug)]
+/// What the plans of one statement read, a function's nested query included.
+#[derive(Debug, Default)]
 struct Plan {
-    /// Every table in the plan: the partitions the planner kept (a partition pruned when the
-    /// plan was made or the executor started is not in it).
+    /// Every table in the plans: the partitions kept (a partition pruned when the plan was made
+    /// or when the executor started is not in it).
     planned: BTreeSet<String>,
     /// Those it actually scanned (`Actual Loops` above 0).
     scanned: BTreeSet<String>,
+    /// Partitions pruned when the executor started (`Subplans Removed`). Only a generic plan,
+    /// made before the values were known, prunes then.
+    pruned_at_start: u64,
+    /// Rows read and then thrown away (by a filter or an index recheck).
+    filtered: u64,
+    /// The logged plans that read a table: a range function logs one per query it ran.
+    reads: usize,
 }
 
 fn names(list: &[&str]) -> BTreeSet<String> {
@@ -1063,21 +1164,46 @@ fn months(partitions: &BTreeSet<String>) -> (u32, u32) {
     )
 }
 
-/// A connection (or a transaction begun from it) that runs `EXPLAIN (ANALYZE, FORMAT JSON)` of
-/// every query before the query itself, with the same parameters, and keeps what each plan
-/// reads. What the library sends is what is explained: no copy of its SQL in the test.
+/// A connection (or a transaction begun from it) whose sessions have `auto_explain` log the plan
+/// of every statement they run, nested statements included, with actual row counts, as notices;
+/// it keeps what the plans of each query the library sends read. What the library runs is what
+/// is observed, as it runs: no copy of its SQL in the test, no second execution, and the plan a
+/// function has cached is the plan logged.
 #[derive(Clone)]
 struct Explaining<C> {
     inner: C,
+    notices: Notices,
     plans: Arc<Mutex<Vec<Plan>>>,
 }
 
 impl Explaining<DatabaseConnection> {
-    fn new(db: DatabaseConnection) -> Self {
-        Self {
+    /// A pool of its own on `t`'s database. The notices are collected while the returned
+    /// [`Capture`] lives.
+    async fn connect(t: &TestDatabase) -> (Capture, Self) {
+        let (capture, notices) = capture();
+        let options: Vec<String> = [
+            ("session_preload_libraries", "auto_explain"),
+            ("auto_explain.log_min_duration", "0"),
+            ("auto_explain.log_nested_statements", "on"),
+            ("auto_explain.log_analyze", "on"),
+            ("auto_explain.log_timing", "off"),
+            ("auto_explain.log_format", "json"),
+            ("auto_explain.log_level", "notice"),
+        ]
+        .iter()
+        .map(|(name, value)| format!("options[{name}]={value}"))
+        .collect();
+        let separator = if t.url().contains('?') { '&' } else { '?' };
+        let url = format!("{}{separator}{}", t.url(), options.join("&"));
+        let db = foresto::db::connect(&url, &PoolSettings::default())
+            .await
+            .unwrap();
+        let explaining = Self {
             inner: db,
+            notices,
             plans: Arc::default(),
-        }
+        };
+        (capture, explaining)
     }
 }
 
@@ -1090,38 +1216,56 @@ impl<C> Explaining<C> {
     fn wrap<X>(&self, inner: X) -> Explaining<X> {
         Explaining {
             inner,
+            notices: self.notices.clone(),
             plans: Arc::clone(&self.plans),
         }
     }
 }
 
 impl<C: ConnectionTrait> Explaining<C> {
-    async fn explain(&self, stmt: &Statement) -> Result<(), DbErr> {
-        let explain = Statement {
-            sql: format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", stmt.sql),
-            values: stmt.values.clone(),
-            db_backend: stmt.db_backend,
-        };
-        let row = self.inner.query_one_raw(explain).await?.expect("a plan");
-        let json: serde_json::Value = row.try_get("", "QUERY PLAN")?;
-        let mut plan = Plan {
-            planned: BTreeSet::new(),
-            scanned: BTreeSet::new(),
-        };
-        collect(&json[0]["Plan"], &mut plan);
+    /// Runs `query` and keeps what its plans read.
+    async fn observe<T>(
+        &self,
+        query: impl Future<Output = Result<T, DbErr>> + Send,
+    ) -> Result<T, DbErr> {
+        self.notices.take();
+        let result = query.await?;
+        // Inside a transaction block the executor of a query sent through the extended protocol
+        // ends, and its plan is logged, when its portal is replaced: by this statement.
+        self.inner.execute_unprepared("SELECT 1").await?;
+        let mut plan = Plan::default();
+        for notice in self.notices.take() {
+            if let Some(at) = notice.find('{') {
+                let logged: serde_json::Value =
+                    serde_json::from_str(&notice[at..]).unwrap_or_else(|e| panic!("{e}: {notice}"));
+                let mut one = Plan::default();
+                collect(&logged["Plan"], &mut one);
+                if !one.planned.is_empty() {
+                    plan.reads += 1;
+                }
+                collect(&logged["Plan"], &mut plan);
+            }
+        }
         self.plans.lock().unwrap().push(plan);
-        Ok(())
+        Ok(result)
     }
 }
 
-/// Adds the relations of `node` and the nodes under it to `plan`.
+/// Adds what `node` and the nodes under it read to `plan`.
 fn collect(node: &serde_json::Value, plan: &mut Plan) {
-    if let Some(name) = node["Relation Name"].as_str() {
+    // Catalog lookups (a range function's look at a month's statistics) are not data reads.
+    if let Some(name) = node["Relation Name"]
+        .as_str()
+        .filter(|name| !name.starts_with("pg_"))
+    {
         plan.planned.insert(name.to_owned());
         if node["Actual Loops"].as_u64().unwrap_or(0) > 0 {
             plan.scanned.insert(name.to_owned());
         }
     }
+    plan.pruned_at_start += node["Subplans Removed"].as_u64().unwrap_or(0);
+    plan.filtered += node["Rows Removed by Filter"].as_u64().unwrap_or(0)
+        + node["Rows Removed by Index Recheck"].as_u64().unwrap_or(0);
     for child in node["Plans"].as_array().into_iter().flatten() {
         collect(child, plan);
     }
@@ -1142,13 +1286,35 @@ impl<C: ConnectionTrait + Send + Sync> ConnectionTrait for Explaining<C> {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.explain(&stmt).await?;
-        self.inner.query_one_raw(stmt).await
+        self.observe(self.inner.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.explain(&stmt).await?;
-        self.inner.query_all_raw(stmt).await
+        self.observe(self.inner.query_all_raw(stmt)).await
+    }
+}
+
+/// Streams are observed whole: the rows are read first, then handed out.
+impl<C: ConnectionTrait + Send + Sync> StreamTrait for Explaining<C> {
+    type Stream<'a>
+        = futures_util::stream::Iter<std::vec::IntoIter<Result<QueryResult, DbErr>>>
+    where
+        Self: 'a;
+
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    fn stream_raw<'a>(
+        &'a self,
+        stmt: Statement,
+    ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
+        Box::pin(async move {
+            let rows = self.observe(self.inner.query_all_raw(stmt)).await?;
+            Ok(futures_util::stream::iter(
+                rows.into_iter().map(Ok).collect::<Vec<_>>(),
+            ))
+        })
     }
 }
 

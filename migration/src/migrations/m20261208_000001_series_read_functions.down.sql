@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS daily_return_range(BIGINT[], DATE, DATE);
+DROP FUNCTION IF EXISTS daily_price_range(BIGINT[], DATE, DATE);
