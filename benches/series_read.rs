@@ -18,8 +18,8 @@
 //! Cases, per data set (ranges clipped to the data): one instrument over 2024; one instrument
 //! over its full history; a 10-instrument panel over 2016–2025; and the simulation's shape,
 //! returns of 5 instruments over 2006–2025. Each case measures, interleaved (the order rotating
-//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 31; a case of fewer than 2,500 rows
-//! gets 5,000 / rows times as many, up to 10 times), medians printed:
+//! every round) after warm-ups, `FORESTO_BENCH_ROUNDS` rounds (default 31; a case of fewer than
+//! 2,500 rows gets 5,000 / rows times as many, up to 10 times), medians printed:
 //!
 //! - **baseline**: the same `SELECT` with literal ids and dates through sqlx (unnamed statement:
 //!   parsed and planned on every call, as a one-off hand-written query is), decoded into tuples;

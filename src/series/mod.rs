@@ -2,8 +2,8 @@
 //!
 //! | read | answer | statement |
 //! |---|---|---|
-//! | [`prices()`], [`price_stream`] | [`PriceRow`]s of many instruments in a [`DateRange`], by `(instrument_id, trade_date)` | one, over the range's partitions; the stream through a cursor, [`STREAM_BATCH`] rows per round trip |
-//! | [`returns()`], [`return_stream`] | [`ReturnRow`]s (with `data_quality`), the same way | the same, on `daily_return` |
+//! | [`prices()`], [`price_stream`] | [`PriceRow`]s of many instruments in a [`DateRange`], by `(instrument_id, trade_date)` | one, the schema's `daily_price_range` over the range's partitions, planned once per connection; the stream through a cursor, [`STREAM_BATCH`] rows per round trip |
+//! | [`returns()`], [`return_stream`] | [`ReturnRow`]s (with `data_quality`), the same way | the same, through `daily_return_range` |
 //! | [`latest_dates`] | [`LatestDates`]: each instrument's latest price and return date | one: the last [`RECENT_DAYS`] days first, older partitions only for an instrument not found there |
 //! | [`price_on_or_before`] | the last [`PriceRow`] on or before a date | up to three, over widening windows ([`LOOKBACK_DAYS`]) |
 //! | [`price_coverage`] | [`Coverage`]: first and last price date and the number of rows | one, over all partitions |

@@ -26,98 +26,63 @@
 --     instrument and partition. A month without a partition of its own, or an empty one, reads
 --     per instrument: slower than the scan only where both are fast, where the scan over many
 --     instruments would read far more than it returns.
--- Columns are qualified: RETURNS TABLE names are PL/pgSQL variables inside the body.
+-- Columns are qualified: RETURNS TABLE names are PL/pgSQL variables inside the body. Both
+-- functions are made from one template, for daily_price and for daily_return.
 
-CREATE OR REPLACE FUNCTION daily_price_range(p_instrument_ids BIGINT[], p_from DATE, p_to DATE)
-RETURNS TABLE (
-    instrument_id   BIGINT,
-    trade_date      DATE,
-    open_price      NUMERIC,
-    high_price      NUMERIC,
-    low_price       NUMERIC,
-    close_price     NUMERIC,
-    adj_close_price NUMERIC,
-    volume          BIGINT
-)
+DO $migration$
+DECLARE
+    v_table   TEXT;
+    v_columns TEXT;
+    v_select  TEXT;
+BEGIN
+    FOR v_table, v_columns, v_select IN VALUES
+        ('daily_price',
+         'instrument_id BIGINT, trade_date DATE, open_price NUMERIC, high_price NUMERIC,
+          low_price NUMERIC, close_price NUMERIC, adj_close_price NUMERIC, volume BIGINT',
+         't.instrument_id, t.trade_date, t.open_price, t.high_price, t.low_price,
+          t.close_price, t.adj_close_price, t.volume'),
+        ('daily_return',
+         'instrument_id BIGINT, trade_date DATE, daily_return NUMERIC, log_return NUMERIC,
+          data_quality VARCHAR, engine_version VARCHAR',
+         't.instrument_id, t.trade_date, t.daily_return, t.log_return, t.data_quality,
+          t.engine_version')
+    LOOP
+        EXECUTE format($function$
+CREATE OR REPLACE FUNCTION %1$I(p_instrument_ids BIGINT[], p_from DATE, p_to DATE)
+RETURNS TABLE (%2$s)
 LANGUAGE plpgsql STABLE ROWS 1000
 SET plan_cache_mode = force_generic_plan
 SET jit = off
 SET search_path FROM CURRENT
-AS $$
+AS $body$
 DECLARE
-    v_ids         BIGINT[] := ARRAY(SELECT DISTINCT u.id FROM unnest(p_instrument_ids) AS u(id)
-                                     WHERE u.id IS NOT NULL ORDER BY u.id);
-    v_month_rows  REAL;
-    v_id          BIGINT;
+    v_ids        BIGINT[] := ARRAY(SELECT DISTINCT u.id FROM unnest(p_instrument_ids) AS u(id)
+                                    WHERE u.id IS NOT NULL);
+    v_month_rows REAL;
+    v_id         BIGINT;
 BEGIN
     IF cardinality(v_ids) > 1 THEN
         SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples
                     ELSE pg_relation_size(c.oid) / 100 END
           INTO v_month_rows FROM pg_class c
-         WHERE c.oid = to_regclass('daily_price_' || to_char(least(p_to, current_date), 'YYYYMM'));
+         WHERE c.oid = to_regclass(%3$L || to_char(least(p_to, current_date), 'YYYYMM'));
         IF v_month_rows > 0 AND cardinality(v_ids) * 4 * 23 >= v_month_rows THEN
             RETURN QUERY
-            SELECT p.instrument_id, p.trade_date, p.open_price, p.high_price, p.low_price,
-                   p.close_price, p.adj_close_price, p.volume
-              FROM daily_price p
-             WHERE p.instrument_id = ANY(v_ids)
-               AND p.trade_date >= p_from AND p.trade_date <= p_to;
+            SELECT %4$s
+              FROM %5$I t
+             WHERE t.instrument_id = ANY(v_ids) AND t.trade_date >= p_from AND t.trade_date <= p_to;
             RETURN;
         END IF;
     END IF;
     FOREACH v_id IN ARRAY v_ids LOOP
         RETURN QUERY
-        SELECT p.instrument_id, p.trade_date, p.open_price, p.high_price, p.low_price,
-               p.close_price, p.adj_close_price, p.volume
-          FROM daily_price p
-         WHERE p.instrument_id = v_id
-           AND p.trade_date >= p_from AND p.trade_date <= p_to;
+        SELECT %4$s
+          FROM %5$I t
+         WHERE t.instrument_id = v_id AND t.trade_date >= p_from AND t.trade_date <= p_to;
     END LOOP;
 END
-$$;
-
-CREATE OR REPLACE FUNCTION daily_return_range(p_instrument_ids BIGINT[], p_from DATE, p_to DATE)
-RETURNS TABLE (
-    instrument_id  BIGINT,
-    trade_date     DATE,
-    daily_return   NUMERIC,
-    log_return     NUMERIC,
-    data_quality   VARCHAR,
-    engine_version VARCHAR
-)
-LANGUAGE plpgsql STABLE ROWS 1000
-SET plan_cache_mode = force_generic_plan
-SET jit = off
-SET search_path FROM CURRENT
-AS $$
-DECLARE
-    v_ids         BIGINT[] := ARRAY(SELECT DISTINCT u.id FROM unnest(p_instrument_ids) AS u(id)
-                                     WHERE u.id IS NOT NULL ORDER BY u.id);
-    v_month_rows  REAL;
-    v_id          BIGINT;
-BEGIN
-    IF cardinality(v_ids) > 1 THEN
-        SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples
-                    ELSE pg_relation_size(c.oid) / 100 END
-          INTO v_month_rows FROM pg_class c
-         WHERE c.oid = to_regclass('daily_return_' || to_char(least(p_to, current_date), 'YYYYMM'));
-        IF v_month_rows > 0 AND cardinality(v_ids) * 4 * 23 >= v_month_rows THEN
-            RETURN QUERY
-            SELECT r.instrument_id, r.trade_date, r.daily_return, r.log_return, r.data_quality,
-                   r.engine_version
-              FROM daily_return r
-             WHERE r.instrument_id = ANY(v_ids)
-               AND r.trade_date >= p_from AND r.trade_date <= p_to;
-            RETURN;
-        END IF;
-    END IF;
-    FOREACH v_id IN ARRAY v_ids LOOP
-        RETURN QUERY
-        SELECT r.instrument_id, r.trade_date, r.daily_return, r.log_return, r.data_quality,
-               r.engine_version
-          FROM daily_return r
-         WHERE r.instrument_id = v_id
-           AND r.trade_date >= p_from AND r.trade_date <= p_to;
+$body$
+$function$, v_table || '_range', v_columns, v_table || '_', v_select, v_table);
     END LOOP;
 END
-$$;
+$migration$;
