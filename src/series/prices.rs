@@ -55,6 +55,12 @@ fn range_sql() -> String {
 /// A row of [`range_sql`], decoded by position.
 struct ScaledPriceRow(PriceRow);
 
+impl From<ScaledPriceRow> for PriceRow {
+    fn from(ScaledPriceRow(row): ScaledPriceRow) -> Self {
+        row
+    }
+}
+
 /// The columns of [`range_sql`]: id, date, open, high, low, close, adjusted close (each in units
 /// of 10^-[`PRICE_SCALE`]), volume.
 type PriceUnits = (
@@ -110,13 +116,13 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<ScaledPriceRow> =
-        read::decoded(db, &range_sql(), range.bind(instrument_ids)).await?;
-    let mut rows: Vec<_> = rows.into_iter().map(|ScaledPriceRow(row)| row).collect();
-    // The function returns rows in no particular order (see the migration); sorting here costs
-    // far less than the server's sort, and little more than a pass when they came in order.
-    rows.sort_unstable_by_key(|row| (row.instrument_id, row.trade_date));
-    Ok(rows)
+    read::range_rows::<_, ScaledPriceRow, PriceRow>(
+        db,
+        &range_sql(),
+        range.bind(instrument_ids),
+        |row| (row.instrument_id, row.trade_date),
+    )
+    .await
 }
 
 /// The rows of [`prices()`], in the same order, as a stream read [`super::STREAM_BATCH`] rows per

@@ -15,8 +15,8 @@
 //! the instruments a month holds, scan the range once (`docs/schema.md`, "Read functions"). The
 //! generic plan of `instrument_id = ANY($1) AND trade_date BETWEEN $2 AND $3` scans every
 //! partition's date range and filters the instruments out of it: one instrument's full history
-//! among 120 took 130 ms that way against 6 ms. The rows come in no particular order; the
-//! callers sort them.
+//! among 120 took 130 ms that way against 6 ms. The rows come in no particular order;
+//! [`range_rows`] sorts them.
 //!
 //! **Other reads** ([`all`], [`stream()`]) run in a transaction of their own with JIT off and a
 //! plan made for each call's values. A read of many instruments over years has a plan cost far
@@ -32,6 +32,7 @@
 //! data: the first 1,000 rows after 7 ms instead of 1.5 s, no sort spilled to disk). Each fetch
 //! is a statement of its own, so a consumer slower than `statement_timeout` is not cut off.
 
+use chrono::NaiveDate;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{
     ConnectionTrait, DbBackend, FromQueryResult, Statement, StreamTrait, TransactionSession,
@@ -123,22 +124,32 @@ where
     Ok(T::find_by_statement(statement).all(conn).await?)
 }
 
-/// As [`rows`], each row decoded as it arrives. Collecting every row of the result first and
-/// decoding afterwards keeps tens of thousands of undecoded rows in memory at once: on a
-/// 10-instrument panel over 7 years (18,270 prices) that took 60.9 ms, decoding each as it
-/// arrives 52.2 ms.
-pub(crate) async fn decoded<C, T>(conn: &C, sql: &str, values: Vec<Value>) -> Result<Vec<T>>
+/// The rows of a range read (`sql` with `values`, through a range function), each decoded as
+/// it arrives as an `S` and turned into a `T`, sorted by `key` (`(instrument_id, trade_date)`).
+///
+/// Decoded as they arrive: collecting every row of the result first and decoding afterwards
+/// keeps tens of thousands of undecoded rows in memory at once (on a 10-instrument panel over 7
+/// years, 18,270 prices, that took 60.9 ms, decoding each as it arrives 52.2 ms). Sorted here:
+/// the range functions return rows in no particular order (see the migration), and sorting here
+/// costs far less than the server's sort, and little more than a pass when they came in order.
+pub(super) async fn range_rows<C, S, T>(
+    conn: &C,
+    sql: &str,
+    values: Vec<Value>,
+    key: fn(&T) -> (i64, NaiveDate),
+) -> Result<Vec<T>>
 where
     C: ConnectionTrait + StreamTrait,
-    T: FromQueryResult + Send,
+    S: FromQueryResult + Into<T>,
 {
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     let rows = conn.stream_raw(statement).await?;
     let mut rows = std::pin::pin!(rows);
     let mut decoded = Vec::new();
     while let Some(row) = rows.next().await {
-        decoded.push(T::from_query_result(&row?, "")?);
+        decoded.push(S::from_query_result(&row?, "")?.into());
     }
+    decoded.sort_unstable_by_key(key);
     Ok(decoded)
 }
 

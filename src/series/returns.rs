@@ -52,6 +52,12 @@ fn range_sql() -> String {
 /// A row of [`range_sql`], decoded by position.
 struct ScaledReturnRow(ReturnRow);
 
+impl From<ScaledReturnRow> for ReturnRow {
+    fn from(ScaledReturnRow(row): ScaledReturnRow) -> Self {
+        row
+    }
+}
+
 impl FromQueryResult for ScaledReturnRow {
     fn from_query_result(row: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
         let (instrument_id, trade_date, daily_return, log_return, data_quality, engine_version): (
@@ -95,13 +101,13 @@ where
     if instrument_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<ScaledReturnRow> =
-        read::decoded(db, &range_sql(), range.bind(instrument_ids)).await?;
-    let mut rows: Vec<_> = rows.into_iter().map(|ScaledReturnRow(row)| row).collect();
-    // The function returns rows in no particular order (see the migration); sorting here costs
-    // far less than the server's sort, and little more than a pass when they came in order.
-    rows.sort_unstable_by_key(|row| (row.instrument_id, row.trade_date));
-    Ok(rows)
+    read::range_rows::<_, ScaledReturnRow, ReturnRow>(
+        db,
+        &range_sql(),
+        range.bind(instrument_ids),
+        |row| (row.instrument_id, row.trade_date),
+    )
+    .await
 }
 
 /// The rows of [`returns()`], in the same order, as a stream read through a cursor

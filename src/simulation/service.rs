@@ -299,7 +299,7 @@ fn returns_sql() -> String {
 /// 10^scale are exact doubles (|units| < 10^12 < 2^53), and a division rounds correctly, as
 /// [`to_f64`] and PostgreSQL's own `float8` conversion do. PostgreSQL converts a `NUMERIC` to
 /// `float8` through its decimal text, which cost the read a third of its time.
-struct StoredReturn(i64, NaiveDate, f64);
+struct StoredReturn(ReturnRow);
 
 impl FromQueryResult for StoredReturn {
     // By position: the statement is ours, and a read of thousands of rows should not look each
@@ -308,7 +308,11 @@ impl FromQueryResult for StoredReturn {
         let (instrument_id, date, units): (i64, NaiveDate, i64) = row.try_get_many_by_index()?;
         #[allow(clippy::cast_precision_loss)] // |units| < 2^53: exact
         let daily_return = units as f64 / 10_f64.powi(RETURN_SCALE as i32);
-        Ok(Self(instrument_id, date, daily_return))
+        Ok(Self(ReturnRow {
+            instrument_id,
+            date,
+            daily_return,
+        }))
     }
 }
 
@@ -331,20 +335,8 @@ pub async fn load_returns<C: ConnectionTrait>(
         start.into(),
         end.into(),
     ];
-    let rows = read::rows(db, &returns_sql(), values).await?;
-    Ok(engine_rows(rows))
-}
-
-fn engine_rows(rows: Vec<StoredReturn>) -> Vec<ReturnRow> {
-    rows.into_iter()
-        .map(
-            |StoredReturn(instrument_id, date, daily_return)| ReturnRow {
-                instrument_id,
-                date,
-                daily_return,
-            },
-        )
-        .collect()
+    let rows: Vec<StoredReturn> = read::rows(db, &returns_sql(), values).await?;
+    Ok(rows.into_iter().map(|StoredReturn(row)| row).collect())
 }
 
 /// The f64 nearest to `value`. (Going through the text form rounds correctly;
