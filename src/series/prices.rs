@@ -31,7 +31,7 @@ pub(super) const PRICE_COLUMNS: &str = "instrument_id, trade_date, open_price, h
 
 /// Decimal places of the stored prices (`NUMERIC(18,4)`; `tests/it/schema_conformance.rs`
 /// fails when the column's scale differs).
-pub(crate) const PRICE_SCALE: u32 = 4;
+const PRICE_SCALE: u32 = 4;
 
 /// $1 instrument ids, $2 first date, $3 last date (see the `read` module); the prices as whole
 /// multiples of 10^-[`PRICE_SCALE`] ([`read::scaled`]).
